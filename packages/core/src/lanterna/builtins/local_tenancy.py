@@ -1,0 +1,31 @@
+"""Single-tenant default: every request belongs to the configured local tenant."""
+
+from __future__ import annotations
+
+import getpass
+import os
+
+from lanterna import hookimpl
+from lanterna.config import Config
+from lanterna.types import Identity, RequestContext
+
+
+class LocalTenancy:
+    """Tenant and user from ``LANTERNA_TENANT``/``LANTERNA_USER`` or ``[tenancy]`` config."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+
+    def identity(self) -> Identity:
+        tenant = os.environ.get("LANTERNA_TENANT") or self.config.get("tenancy", "default_tenant") or "local"
+        user = os.environ.get("LANTERNA_USER") or self.config.get("tenancy", "user")
+        if not user:
+            try:
+                user = getpass.getuser()
+            except (KeyError, OSError):
+                user = "local"
+        return Identity(tenant=str(tenant), user=str(user))
+
+    @hookimpl(trylast=True)
+    def tenant_from_request(self, request: RequestContext) -> Identity:
+        return self.identity()

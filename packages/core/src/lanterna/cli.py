@@ -1,0 +1,267 @@
+"""The ``lanterna`` command line. Listing commands import no Pixeltable, MCP or HTTP library."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from lanterna import __version__
+from lanterna.config import ConfigError
+from lanterna.plugins import PluginHost, get_host
+
+app = typer.Typer(
+    name="lanterna",
+    help="Context memory for AI coding assistants: git session memory and long-term memory over MCP.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print a one-line error on stderr; ``raise fail(...)`` ends the command."""
+    print(f"lanterna: {message}", file=sys.stderr)
+    return typer.Exit(code)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table)
+
+
+def _version_callback(value: bool) -> None:
+    if not value:
+        return
+    print(f"lanterna {__version__}")
+    for plugin in get_host().plugins:
+        if not plugin.builtin:
+            print(f"  {plugin.name}: {plugin.distribution} {plugin.version} ({plugin.status})")
+    raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Show core and plugin versions.")
+    ] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit non-zero when any plugin failed to load (or LANTERNA_STRICT_PLUGINS=1).")
+    ] = False,
+) -> None:
+    host = get_host()
+    failed = host.failed()
+    if failed and (strict or host.strict):
+        for plugin in failed:
+            print(f"lanterna: plugin '{plugin.name}' ({plugin.distribution} {plugin.version}): {plugin.reason}", file=sys.stderr)
+        raise fail(f"{len(failed)} plugin(s) failed to load and strict mode is on; fix or uninstall them", 3)
+
+
+@app.command("plugins")
+def plugins_command(
+    as_json: JsonOption = False,
+    show_all: Annotated[bool, typer.Option("--all", help="Include the core's built-in plugins.")] = False,
+) -> None:
+    """List plugins: name, distribution, version, status and the hooks each implements."""
+    plugins = [p for p in get_host().plugins if show_all or not p.builtin]
+    if as_json:
+        return _print_json([p.as_dict() for p in plugins])
+    if not plugins:
+        print("No plugins installed. `lanterna install NAME` adds one; `--all` shows the built-in ones.")
+        return
+    rows = [
+        [p.name, p.distribution, p.version, p.status, p.reason if p.status != "loaded" else ", ".join(p.hooks)]
+        for p in plugins
+    ]
+    _table("Plugins", ["name", "distribution", "version", "status", "hooks / reason"], rows)
+
+
+def _hook_rows(host: PluginHost) -> list[dict[str, Any]]:
+    from lanterna.hookdocs import hook_docs
+
+    rows = []
+    for doc in hook_docs():
+        implementers = [
+            {
+                "plugin": impl.plugin_name,
+                "tryfirst": impl.tryfirst,
+                "trylast": impl.trylast,
+            }
+            for impl in host.implementations(doc.name)
+        ]
+        rows.append(
+            {
+                "name": doc.name,
+                "family": doc.family,
+                "firstresult": doc.firstresult,
+                "summary": doc.summary,
+                "implementers": implementers,
+            }
+        )
+    return rows
+
+
+@app.command("hooks")
+def hooks_command(
+    name: Annotated[str | None, typer.Argument(help="Show one hook in full.")] = None,
+    as_json: JsonOption = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the hooks reference (docs/hooks.md).")] = False,
+) -> None:
+    """List every hook with its family, purpose and implementers in call order."""
+    if markdown:
+        from lanterna.hookdocs import render_markdown
+
+        sys.stdout.write(render_markdown())
+        return
+    rows = _hook_rows(get_host())
+    if name is not None:
+        rows = [r for r in rows if r["name"] == name]
+        if not rows:
+            raise fail(f"no hook named '{name}'; `lanterna hooks` lists them", 2)
+    if as_json:
+        return _print_json(rows)
+    if name is not None:
+        from lanterna.hookdocs import hook_docs
+
+        doc = next(d for d in hook_docs() if d.name == name)
+        print(f"{doc.name}{doc.signature}  [{doc.family}{', first result' if doc.firstresult else ''}]\n")
+        print(doc.doc + "\n")
+        order = [i["plugin"] + (" (trylast)" if i["trylast"] else " (tryfirst)" if i["tryfirst"] else "") for i in rows[0]["implementers"]]
+        print("implementers, in call order: " + (", ".join(order) or "none"))
+        return
+    table_rows = [
+        [r["family"], r["name"], r["summary"], ", ".join(i["plugin"] for i in r["implementers"]) or "-"]
+        for r in rows
+    ]
+    _table("Hooks", ["family", "hook", "purpose", "implementers (call order)"], table_rows)
+
+
+def _status(host: PluginHost) -> dict[str, Any]:
+    from lanterna.hookspecs import FAMILIES, PAID_FAMILIES
+    from lanterna.plugins import recorded_hook_failures
+    from lanterna.types import FREE_PLAN, RequestContext
+
+    active: dict[str, list[str]] = {}
+    for plugin in host.plugins:
+        if plugin.status == "loaded" and not plugin.builtin:
+            for hook in plugin.hooks:
+                family = FAMILIES.get(hook)
+                if family and plugin.name not in active.setdefault(family, []):
+                    active[family].append(plugin.name)
+    paid = sorted(f for f in active if f in PAID_FAMILIES)
+    plan_error = ""
+    try:
+        plan = host.call("active_plan", firstresult=True, request=RequestContext(transport="cli")) or FREE_PLAN
+    except Exception as exc:  # noqa: BLE001 - status must report, not crash
+        plan, plan_error = FREE_PLAN, str(exc)
+    failures = recorded_hook_failures()
+    return {
+        "version": __version__,
+        "mode": "cloud" if paid else "oss",
+        "active_families": {f: active[f] for f in sorted(active)},
+        "entitlements": {
+            "tier": plan.tier,
+            "state": plan.state,
+            "features": sorted(plan.features),
+            "limits": dict(plan.limits),
+            "source": plan.source,
+            "error": plan_error,
+        },
+        "plugin_failures": [
+            {"name": p.name, "distribution": p.distribution, "version": p.version, "reason": p.reason}
+            for p in host.failed()
+        ],
+        "hook_failures": [{"hook": h, "plugin": p, "count": n} for (h, p), n in sorted(failures.items())],
+    }
+
+
+@app.command("status")
+def status_command(as_json: JsonOption = False) -> None:
+    """Show the mode (oss or cloud), active hook families, entitlements and failures."""
+    status = _status(get_host())
+    if as_json:
+        return _print_json(status)
+    ent = status["entitlements"]
+    print(f"lanterna {status['version']}  mode: {status['mode']}")
+    print(f"plan: {ent['tier']} ({ent['state']}, from {ent['source']})" + (f"  features: {', '.join(ent['features'])}" if ent["features"] else ""))
+    if ent["error"]:
+        print(f"entitlements error: {ent['error']}")
+    families = status["active_families"]
+    print("active families: " + (", ".join(f"{f} ({', '.join(p)})" for f, p in families.items()) or "none (core only)"))
+    for p in status["plugin_failures"]:
+        print(f"plugin failed: {p['name']} ({p['distribution']} {p['version']}): {p['reason']}")
+    for f in status["hook_failures"]:
+        print(f"hook failures: {f['plugin']} in {f['hook']}: {f['count']}")
+    if not status["plugin_failures"] and not status["hook_failures"]:
+        print("no plugin or hook failures")
+
+
+def _pip(args: list[str]) -> int:
+    import subprocess
+
+    return subprocess.call([sys.executable, "-m", "pip", *args])
+
+
+@app.command("install")
+def install_command(
+    packages: Annotated[list[str], typer.Argument(help="Plugin distributions, as pip takes them.")],
+    upgrade: Annotated[bool, typer.Option("-U", "--upgrade", help="Upgrade to the newest compatible release.")] = False,
+    editable: Annotated[str | None, typer.Option("-e", "--editable", help="Install a local plugin in editable mode.")] = None,
+) -> None:
+    """Install plugins into Lanterna's environment, never moving the core's version."""
+    import os
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as constraints:
+        constraints.write(f"lanterna=={__version__}\n")
+    try:
+        args = ["install", "-c", constraints.name, *(["--upgrade"] if upgrade else []), *packages]
+        if editable:
+            args += ["-e", editable]
+        code = _pip(args)
+    finally:
+        os.unlink(constraints.name)
+    if code:
+        raise fail(f"pip could not install {' '.join(packages)}; see its message above", code)
+
+
+@app.command("uninstall")
+def uninstall_command(
+    packages: Annotated[list[str], typer.Argument(help="Plugin distributions to remove.")],
+    yes: Annotated[bool, typer.Option("-y", "--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Uninstall plugins from Lanterna's environment."""
+    if any(p.lower() == "lanterna" for p in packages):
+        raise fail("refusing to uninstall the core itself; use pip directly if you mean it", 2)
+    code = _pip(["uninstall", *(["-y"] if yes else []), *packages])
+    if code:
+        raise fail(f"pip could not uninstall {' '.join(packages)}", code)
+
+
+def _register_plugin_commands(host: PluginHost) -> None:
+    host.call("register_commands", isolate=True, cli=app)
+
+
+def main() -> None:
+    try:
+        host = get_host()
+    except ConfigError as exc:
+        print(f"lanterna: {exc}", file=sys.stderr)
+        sys.exit(2)
+    _register_plugin_commands(host)
+    app()

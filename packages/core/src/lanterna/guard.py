@@ -1,0 +1,184 @@
+"""The one door every operation goes through.
+
+resolve tenant -> entitlements -> authorize -> quota -> run -> record usage -> audit
+
+Decision hooks fail closed: an exception denies and names the plugin. Observation hooks
+(usage, audit) never break the operation: failures are logged and counted, unless
+``[guard] audit_fail_closed = true`` (or ``LANTERNA_AUDIT_FAIL_CLOSED=1``), which makes an
+unrecordable audit event refuse the operation.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from types import TracebackType
+from typing import Any, TypeVar
+
+from lanterna.config import env_flag
+from lanterna.plugins import HookFailed, PluginHost
+from lanterna.types import FREE_PLAN, AuditEvent, Plan, RequestContext, SecurityEvent, UsageEvent
+
+T = TypeVar("T")
+
+
+class Denied(Exception):
+    """The guard refused an operation. ``str()`` is one line saying why and what to do."""
+
+    def __init__(self, stage: str, reason: str) -> None:
+        super().__init__(reason)
+        self.stage = stage
+        self.reason = reason
+
+
+class Guard:
+    def __init__(self, host: PluginHost) -> None:
+        self.host = host
+        flag = env_flag("LANTERNA_AUDIT_FAIL_CLOSED")
+        self.audit_fail_closed = bool(host.config.get("guard", "audit_fail_closed", False) if flag is None else flag)
+
+    def operation(
+        self, request: RequestContext, action: str, resource: str = "", *, feature: str | None = None
+    ) -> Operation:
+        """A context manager around one operation: ``with guard.operation(...) as op: ...``.
+
+        Entering runs the checks and raises ``Denied``; ``op.request`` is the request with its
+        tenant resolved and ``op.plan`` the plan in force. Leaving records usage and audit.
+        """
+        return Operation(self, request, action, resource, feature)
+
+    def run(
+        self,
+        request: RequestContext,
+        action: str,
+        resource: str,
+        fn: Callable[..., T],
+        *args: Any,
+        feature: str | None = None,
+        **kwargs: Any,
+    ) -> T:
+        with self.operation(request, action, resource, feature=feature):
+            return fn(*args, **kwargs)
+
+
+class Operation:
+    __slots__ = ("action", "feature", "guard", "plan", "request", "resource", "started")
+
+    def __init__(
+        self, guard: Guard, request: RequestContext, action: str, resource: str, feature: str | None
+    ) -> None:
+        self.guard = guard
+        self.request = request
+        self.action = action
+        self.resource = resource
+        self.feature = feature
+        self.plan: Plan = FREE_PLAN
+        self.started = 0.0
+
+    def __enter__(self) -> Operation:
+        host = self.guard.host
+        try:
+            self.request = self._resolve_tenant(host)
+            self.plan = self._plan(host)
+            if self.feature is not None and not self.plan.allows(self.feature):
+                raise Denied(
+                    "entitlements",
+                    f"'{self.action}' needs the '{self.feature}' feature, which the {self.plan.tier} plan"
+                    f" ({self.plan.state}) does not include; activate a license that does",
+                )
+            self._decide(host, "authorize", action=self.action, resource=self.resource)
+            self._decide(host, "check_quota", action=self.action, plan=self.plan)
+            if self.guard.audit_fail_closed:
+                self._audit("started")
+        except Denied as denial:
+            self._audit("denied", denial.reason, raising=False)
+            if denial.stage in ("tenancy", "authorize"):
+                self._security_event(denial)
+            raise
+        self.started = time.perf_counter()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        host = self.guard.host
+        outcome = "success" if exc is None else "error"
+        duration_ms = (time.perf_counter() - self.started) * 1000
+        request = self.request
+        event = UsageEvent(
+            id=f"{request.request_id}:{self.action}",
+            tenant=request.tenant or "",
+            user=request.user,
+            action=self.action,
+            resource=self.resource,
+            outcome=outcome,
+            duration_ms=duration_ms,
+        )
+        host.call("record_usage", isolate=True, request=request, event=event)
+        reason = "" if exc is None else type(exc).__name__
+        if exc is None:
+            self._audit(outcome, reason, raising=self.guard.audit_fail_closed)
+        else:
+            self._audit(outcome, reason, raising=False)
+
+    def _resolve_tenant(self, host: PluginHost) -> RequestContext:
+        request = self.request
+        if request.tenant is not None:
+            return request
+        try:
+            identity = host.call("tenant_from_request", firstresult=True, request=request)
+        except HookFailed as failure:
+            raise Denied("tenancy", f"request refused: {failure}") from None
+        if identity is None:
+            raise Denied("tenancy", "no tenant could be resolved for this request; configure a tenancy plugin")
+        return replace(request, tenant=identity.tenant, user=identity.user or request.user, roles=identity.roles)
+
+    def _plan(self, host: PluginHost) -> Plan:
+        try:
+            plan = host.call("active_plan", firstresult=True, request=self.request)
+        except HookFailed:
+            return FREE_PLAN  # counted and logged; paid features off, the free core keeps working
+        return plan or FREE_PLAN
+
+    def _decide(self, host: PluginHost, hook: str, **kwargs: Any) -> None:
+        stage = "authorize" if hook == "authorize" else "quota"
+        try:
+            answers = host.call(hook, request=self.request, **kwargs)
+        except HookFailed as failure:
+            raise Denied(stage, f"denied because {failure}") from None
+        for plugin, answer in answers:
+            if answer is False or isinstance(answer, str):
+                reason = answer if isinstance(answer, str) and answer else f"denied by plugin '{plugin}'"
+                raise Denied(stage, reason)
+
+    def _audit(self, outcome: Any, reason: str = "", *, raising: bool = True) -> None:
+        request = self.request
+        event = AuditEvent(
+            actor=request.user,
+            tenant=request.tenant,
+            action=self.action,
+            resource=self.resource,
+            outcome=outcome,
+            request_id=request.request_id,
+            transport=request.transport,
+            reason=reason,
+        )
+        fail_closed = self.guard.audit_fail_closed and raising
+        try:
+            self.guard.host.call("record_audit_event", isolate=not fail_closed, event=event)
+        except HookFailed as failure:
+            raise Denied("audit", f"refused: audit is required and {failure}") from None
+
+    def _security_event(self, denial: Denied) -> None:
+        request = self.request
+        event = SecurityEvent(
+            kind=f"{denial.stage}.denied",
+            severity="warning",
+            message=denial.reason,
+            tenant=request.tenant,
+            actor=request.user,
+            request_id=request.request_id,
+            detail={"action": self.action, "resource": self.resource},
+        )
+        self.guard.host.call("record_security_event", isolate=True, event=event)

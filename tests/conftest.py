@@ -1,0 +1,59 @@
+"""Fixtures shared by every test: an isolated LANTERNA_HOME and a fresh plugin host."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lanterna.plugins import reset_host
+
+ISOLATED_ENV = (
+    "LANTERNA_CONFIG",
+    "LANTERNA_DATA_DIR",
+    "LANTERNA_LOAD_PLUGINS",
+    "LANTERNA_DISABLE_PLUGINS",
+    "LANTERNA_STRICT_PLUGINS",
+    "LANTERNA_TRACE_HOOKS",
+    "LANTERNA_AUDIT_FAIL_CLOSED",
+    "LANTERNA_TENANT",
+    "LANTERNA_USER",
+)
+
+
+@pytest.fixture(autouse=True)
+def lanterna_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every test gets its own LANTERNA_HOME and, unless it asks, no third-party plugin.
+
+    The test plugins under tests/plugins are installed in the test environment (some of
+    them deliberately broken); a test picks the ones it wants with LANTERNA_LOAD_PLUGINS.
+    """
+    home = tmp_path_factory.mktemp("lanterna-home")
+    for name in ISOLATED_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANTERNA_HOME", str(home))
+    monkeypatch.setenv("LANTERNA_LOAD_PLUGINS", "")
+    reset_host()
+    yield home
+    reset_host()
+
+
+@pytest.fixture
+def load_plugins(monkeypatch: pytest.MonkeyPatch):
+    """``load_plugins("a", "b")`` loads exactly those installed plugins (and the built-ins)."""
+
+    def load(*names: str) -> None:
+        monkeypatch.setenv("LANTERNA_LOAD_PLUGINS", ",".join(names))
+        reset_host()
+
+    return load
+
+
+def subprocess_env(home: Path, **extra: str) -> dict[str, str]:
+    """Environment for a `lanterna` subprocess: isolated home, chosen plugins."""
+    env = {k: v for k, v in os.environ.items() if k not in ISOLATED_ENV}
+    env["LANTERNA_HOME"] = str(home)
+    env.update(extra)
+    return env
