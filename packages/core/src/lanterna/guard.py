@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import replace
 from types import TracebackType
 from typing import Any, TypeVar
@@ -21,6 +22,20 @@ from lanterna.plugins import HookFailed, PluginHost
 from lanterna.types import FREE_PLAN, AuditEvent, Plan, RequestContext, SecurityEvent, UsageEvent
 
 T = TypeVar("T")
+
+_current_request: ContextVar[RequestContext | None] = ContextVar("lanterna_request", default=None)
+
+
+def current_request() -> RequestContext:
+    """The resolved request of the guarded operation running now (tenant, user, roles).
+
+    Tools and memory code call this to scope their work; it is set only inside a guarded
+    operation, so code that bypasses the guard has no tenant to work with.
+    """
+    request = _current_request.get()
+    if request is None:
+        raise RuntimeError("no guarded operation is running; run this through Guard.operation()")
+    return request
 
 
 class Denied(Exception):
@@ -63,7 +78,7 @@ class Guard:
 
 
 class Operation:
-    __slots__ = ("action", "feature", "guard", "plan", "request", "resource", "started")
+    __slots__ = ("action", "feature", "guard", "plan", "request", "resource", "started", "token")
 
     def __init__(
         self, guard: Guard, request: RequestContext, action: str, resource: str, feature: str | None
@@ -96,12 +111,14 @@ class Operation:
             if denial.stage in ("tenancy", "authorize"):
                 self._security_event(denial)
             raise
+        self.token = _current_request.set(self.request)
         self.started = time.perf_counter()
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        _current_request.reset(self.token)
         host = self.guard.host
         outcome = "success" if exc is None else "error"
         duration_ms = (time.perf_counter() - self.started) * 1000

@@ -24,7 +24,9 @@ from lanterna.config import Config, env_flag, env_list, load_config, state_dir
 ENTRY_POINT_GROUP = "lanterna"
 SUPPORTED_PLUGIN_APIS = frozenset({PLUGIN_API_VERSION})
 #: Built-in plugins as ``module:factory``; each factory is called with the loaded Config.
-BUILTIN_PLUGINS: tuple[str, ...] = ("lanterna.builtins.local_tenancy:LocalTenancy",)
+BUILTIN_PLUGINS: tuple[str, ...] = (
+    "lanterna.builtins.local_tenancy:LocalTenancy",
+)
 
 log = logging.getLogger("lanterna.plugins")
 
