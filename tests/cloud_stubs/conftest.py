@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from cloud_harness import Cloud, DevKey
-
 from lanterna_cloud_stubs import devsign
 
 
