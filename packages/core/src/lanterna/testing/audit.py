@@ -103,7 +103,7 @@ class AuditSuite(Suite):
             run_op(host, harness.request_for(TENANT))
         assert harness.verify() == [], "verify() reports problems in an untouched log"  # type: ignore[attr-defined]
         harness.tamper(kind)  # type: ignore[attr-defined]
-        assert harness.verify(), f"verify() did not notice a {kind} of the log"  # type: ignore[attr-defined]
+        assert harness.verify(), f"verify() did not notice the {kind} of the log"  # type: ignore[attr-defined]
 
     def test_edited_event_is_detected(self, harness: AuditHarness) -> None:
         self._tampered(harness, "edit")

@@ -35,14 +35,14 @@ class EntitlementsSuite(Suite):
     def _paid_on(self, harness: EntitlementsHarness, state: str) -> None:
         host, request = harness.setup(state)
         plan = plan_of(host, request)
-        assert plan.state == state, f"a {state} license reports state {plan.state!r}"
-        assert plan.allows(FEATURE), f"a {state} license does not grant its feature"
+        assert plan.state == state, f"the {state} license reports state {plan.state!r}"
+        assert plan.allows(FEATURE), f"the {state} license does not grant its feature"
         run_op(host, request, "conformance.paid_tool", feature=FEATURE)
 
     def _paid_off(self, harness: EntitlementsHarness, state: str) -> None:
         host, request = harness.setup(state)
-        assert not plan_of(host, request).allows(FEATURE), f"a {state} license still grants its feature"
-        with expect_denied("entitlements", f"a paid tool under a {state} license"):
+        assert not plan_of(host, request).allows(FEATURE), f"the {state} license still grants its feature"
+        with expect_denied("entitlements", f"a paid tool under the {state} license"):
             run_op(host, request, "conformance.paid_tool", feature=FEATURE)
         assert run_op(host, request, "conformance.read").tenant, f"the free core stopped working ({state})"
 
