@@ -216,3 +216,15 @@ class EntitlementsHarness(TenancyHarness):
         assert entitlements.evaluate(self.tenant).state == "expired"  # seen at the true time first
         entitlements.clock = lambda: now - 3 * 86400
         return host, self.request_for(self.tenant)
+
+
+def lanterna(home: Path, *args: str, env: dict[str, str] | None = None) -> Any:
+    """Run the installed ``lanterna`` command with the cloud plugin loaded."""
+    import subprocess
+    import sys
+
+    script = Path(sys.executable).parent / "lanterna"
+    isolated = {"LANTERNA_CONFIG", "LANTERNA_DATA_DIR", "LANTERNA_TENANT", "LANTERNA_USER", "LANTERNA_API_KEY"}
+    full = {k: v for k, v in os.environ.items() if k not in isolated}
+    full.update({"LANTERNA_HOME": str(home), "LANTERNA_LOAD_PLUGINS": "cloud", **(env or {})})
+    return subprocess.run([str(script), *args], capture_output=True, text=True, env=full, timeout=60)

@@ -1,6 +1,8 @@
-"""CLI commands added through ``register_commands``: usage, audit, license and tenant keys."""
+"""CLI commands added through ``register_commands``: usage, audit, license and tenant keys.
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: typer reads the parameter annotations at run
+time, and they name objects local to ``register``.
+"""
 
 import json
 import sys
@@ -37,7 +39,7 @@ def parse_when(text: str, now: float) -> float:
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
 
 
-def register(cli: Any, plugin: CloudStubs) -> None:
+def register(cli: Any, plugin: "CloudStubs") -> None:
     import typer
 
     from lanterna_cloud_stubs.licensefile import LicenseError, iso
