@@ -4,7 +4,8 @@ Every event is stored once under its idempotency id (``INSERT OR IGNORE``) toget
 outbox row shaped like a Stripe meter event (``event_name``, ``identifier``, ``timestamp``,
 ``payload.stripe_customer_id``, ``payload.value``), so a real sink can drain the outbox in
 place of the local one. Quotas count the tenant's events of the current UTC day plus the
-operations admitted but not yet recorded, so concurrent calls cannot overshoot.
+operations admitted but not yet recorded, so concurrent calls cannot overshoot. A per-day
+counter kept in the same transaction as each event makes the quota check one row lookup.
 """
 
 from __future__ import annotations
@@ -33,6 +34,12 @@ CREATE TABLE IF NOT EXISTS usage (
     time REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS usage_tenant_time ON usage (tenant, time);
+CREATE TABLE IF NOT EXISTS usage_daily (
+    tenant TEXT NOT NULL,
+    day INTEGER NOT NULL,
+    units INTEGER NOT NULL,
+    PRIMARY KEY (tenant, day)
+);
 CREATE TABLE IF NOT EXISTS outbox (
     identifier TEXT PRIMARY KEY,
     event TEXT NOT NULL,
@@ -85,9 +92,10 @@ class Metering:
         with self._lock:
             self._pending = {k: v for k, v in self._pending.items() if now - v[1] < PENDING_TTL}
             pending = sum(1 for t, _ in self._pending.values() if t == tenant)
-            (used,) = self.connection().execute(
-                "SELECT COALESCE(SUM(units), 0) FROM usage WHERE tenant = ? AND time >= ?", (tenant, day_start)
+            row = self.connection().execute(
+                "SELECT units FROM usage_daily WHERE tenant = ? AND day = ?", (tenant, int(day_start // 86400))
             ).fetchone()
+            used = row[0] if row else 0
             if used + pending >= limit:
                 wait = _duration(day_start + 86400 - now)
                 return (
@@ -121,6 +129,11 @@ class Metering:
                 )
                 inserted = cur.rowcount == 1
                 if inserted:
+                    conn.execute(
+                        "INSERT INTO usage_daily VALUES (?, ?, ?)"
+                        " ON CONFLICT (tenant, day) DO UPDATE SET units = units + excluded.units",
+                        (event.tenant, int(event.time // 86400), event.units),
+                    )
                     conn.execute(
                         "INSERT OR IGNORE INTO outbox VALUES (?, ?, ?, NULL)",
                         (meter.identifier, json.dumps(meter.event, sort_keys=True), event.time),
