@@ -131,3 +131,35 @@ def test_a_second_writer_continues_the_chain(cloud: Cloud) -> None:
     cloud.run(cloud.http(key))
     assert cloud.plugin.audit.verify().ok
     assert [json.loads(line)["seq"] for line in cloud.audit_lines()] == [1, 2, 3]
+
+
+def test_two_processes_appending_at_once_keep_one_chain(cloud: Cloud, tmp_path) -> None:
+    import subprocess
+    import sys
+
+    log = cloud.plugin.settings.audit_log
+    code = (
+        "import sys; from pathlib import Path; from lanterna_cloud_stubs.audit import AuditLog;"
+        " log = AuditLog(Path(sys.argv[1]));"
+        " [log.append({'kind': 'audit', 'action': sys.argv[2], 'n': n}) for n in range(150)]"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(log), name]) for name in ("one", "two")]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    report = cloud.plugin.audit.verify()
+    assert report.ok, report.problems
+    assert report.events == 300
+
+
+def test_damaged_last_line_stops_appends_with_a_clear_reason(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
+    key = cloud.key("acme")
+    cloud.run(cloud.http(key))
+    path = cloud.plugin.settings.audit_log
+    path.write_bytes(path.read_bytes()[:-30] + b"\n")
+    cloud.reload()  # a new process: nothing remembered about the log
+    assert cloud.run(cloud.http(key)) == "acme"  # audit is best effort by default: the operation ran
+    failures = (cloud.home / "state" / "hook-failures.jsonl").read_text()
+    assert '"hook": "record_audit_event"' in failures and '"plugin": "cloud"' in failures
+    monkeypatch.setenv("LANTERNA_AUDIT_FAIL_CLOSED", "1")
+    with pytest.raises(Denied) as denied:
+        cloud.run(cloud.http(key))
+    assert "the last line of the audit log" in str(denied.value) and "lanterna audit verify" in str(denied.value)
