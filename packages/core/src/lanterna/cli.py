@@ -57,19 +57,30 @@ def _version_callback(value: bool) -> None:
 
 @app.callback()
 def root(
+    ctx: typer.Context,
     version: Annotated[
-        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Show core and plugin versions.")
+        bool,
+        typer.Option("--version", callback=_version_callback, is_eager=True, help="Show core and plugin versions."),
     ] = False,
     strict: Annotated[
-        bool, typer.Option("--strict", help="Exit non-zero when any plugin failed to load (or LANTERNA_STRICT_PLUGINS=1).")
+        bool,
+        typer.Option("--strict", help="Exit non-zero when any plugin failed to load (or LANTERNA_STRICT_PLUGINS=1)."),
     ] = False,
 ) -> None:
     host = get_host()
     failed = host.failed()
     if failed and (strict or host.strict):
         for plugin in failed:
-            print(f"lanterna: plugin '{plugin.name}' ({plugin.distribution} {plugin.version}): {plugin.reason}", file=sys.stderr)
+            print(
+                f"lanterna: plugin '{plugin.name}' ({plugin.distribution} {plugin.version}): {plugin.reason}",
+                file=sys.stderr,
+            )
         raise fail(f"{len(failed)} plugin(s) failed to load and strict mode is on; fix or uninstall them", 3)
+    if failed and ctx.invoked_subcommand != "plugins":
+        names = ", ".join(p.name for p in failed)
+        print(
+            f"lanterna: {len(failed)} plugin(s) failed to load ({names}); `lanterna plugins` shows why", file=sys.stderr
+        )
 
 
 @app.command("plugins")
@@ -141,12 +152,14 @@ def hooks_command(
         doc = next(d for d in hook_docs() if d.name == name)
         print(f"{doc.name}{doc.signature}  [{doc.family}{', first result' if doc.firstresult else ''}]\n")
         print(doc.doc + "\n")
-        order = [i["plugin"] + (" (trylast)" if i["trylast"] else " (tryfirst)" if i["tryfirst"] else "") for i in rows[0]["implementers"]]
+        order = [
+            i["plugin"] + (" (trylast)" if i["trylast"] else " (tryfirst)" if i["tryfirst"] else "")
+            for i in rows[0]["implementers"]
+        ]
         print("implementers, in call order: " + (", ".join(order) or "none"))
         return
     table_rows = [
-        [r["family"], r["name"], r["summary"], ", ".join(i["plugin"] for i in r["implementers"]) or "-"]
-        for r in rows
+        [r["family"], r["name"], r["summary"], ", ".join(i["plugin"] for i in r["implementers"]) or "-"] for r in rows
     ]
     _table("Hooks", ["family", "hook", "purpose", "implementers (call order)"], table_rows)
 
@@ -198,7 +211,10 @@ def status_command(as_json: JsonOption = False) -> None:
         return _print_json(status)
     ent = status["entitlements"]
     print(f"lanterna {status['version']}  mode: {status['mode']}")
-    print(f"plan: {ent['tier']} ({ent['state']}, from {ent['source']})" + (f"  features: {', '.join(ent['features'])}" if ent["features"] else ""))
+    print(
+        f"plan: {ent['tier']} ({ent['state']}, from {ent['source']})"
+        + (f"  features: {', '.join(ent['features'])}" if ent["features"] else "")
+    )
     if ent["error"]:
         print(f"entitlements error: {ent['error']}")
     families = status["active_families"]
@@ -221,7 +237,9 @@ def _pip(args: list[str]) -> int:
 def install_command(
     packages: Annotated[list[str], typer.Argument(help="Plugin distributions, as pip takes them.")],
     upgrade: Annotated[bool, typer.Option("-U", "--upgrade", help="Upgrade to the newest compatible release.")] = False,
-    editable: Annotated[str | None, typer.Option("-e", "--editable", help="Install a local plugin in editable mode.")] = None,
+    editable: Annotated[
+        str | None, typer.Option("-e", "--editable", help="Install a local plugin in editable mode.")
+    ] = None,
 ) -> None:
     """Install plugins into Lanterna's environment, never moving the core's version."""
     import os
@@ -257,7 +275,19 @@ def _register_plugin_commands(host: PluginHost) -> None:
     host.call("register_commands", isolate=True, cli=app)
 
 
+def _configure_logging() -> None:
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("lanterna: %(message)s"))
+    root_logger = logging.getLogger("lanterna")
+    root_logger.addHandler(handler)
+    root_logger.setLevel(logging.WARNING)
+    root_logger.propagate = False
+
+
 def main() -> None:
+    _configure_logging()
     try:
         host = get_host()
     except ConfigError as exc:

@@ -24,9 +24,7 @@ from lanterna.config import Config, env_flag, env_list, load_config, state_dir
 ENTRY_POINT_GROUP = "lanterna"
 SUPPORTED_PLUGIN_APIS = frozenset({PLUGIN_API_VERSION})
 #: Built-in plugins as ``module:factory``; each factory is called with the loaded Config.
-BUILTIN_PLUGINS: tuple[str, ...] = (
-    "lanterna.builtins.local_tenancy:LocalTenancy",
-)
+BUILTIN_PLUGINS: tuple[str, ...] = ("lanterna.builtins.local_tenancy:LocalTenancy",)
 
 log = logging.getLogger("lanterna.plugins")
 
@@ -104,13 +102,17 @@ class PluginHost:
         from importlib.metadata import entry_points
 
         only, disabled, only_source, disabled_source = self._selection()
-        seen: set[str] = set()
+        seen: dict[str, str] = {}
         for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-            if ep.name in seen:
-                continue
-            seen.add(ep.name)
             dist = getattr(ep, "dist", None)
             info = PluginInfo(ep.name, dist.name if dist else "?", dist.version if dist else "?", "loaded")
+            if ep.name in seen:
+                if seen[ep.name] == info.distribution:
+                    continue  # the same distribution found twice on sys.path
+                self.plugins.append(info)
+                self._fail(info, f"the name '{ep.name}' is already taken by {seen[ep.name]}; uninstall one of them")
+                continue
+            seen[ep.name] = info.distribution
             self.plugins.append(info)
             if ep.name in disabled:
                 info.status, info.reason = "blocked", f"disabled by {disabled_source}"
@@ -158,7 +160,9 @@ class PluginHost:
 
     def _fail(self, info: PluginInfo, reason: str) -> PluginInfo:
         info.status, info.reason = "failed", reason
-        log.warning("plugin '%s' (%s %s) not loaded: %s", info.name, info.distribution, info.version, reason)
+        # INFO, not WARNING: the CLI shows failures in one summary line and long-running
+        # processes (the server) report them when they start.
+        log.info("plugin '%s' (%s %s) not loaded: %s", info.name, info.distribution, info.version, reason)
         return info
 
     def failed(self) -> list[PluginInfo]:
@@ -189,7 +193,7 @@ class PluginHost:
             for impl in impls:
                 try:
                     result = impl.function(*[kwargs[name] for name in impl.argnames])
-                except BaseException as exc:  # noqa: BLE001
+                except BaseException as exc:
                     self.record_failure(hook, impl.plugin_name, exc)
                     if not isolate:
                         raise HookFailed(hook, impl.plugin_name, exc) from exc
@@ -260,5 +264,3 @@ def reset_host() -> None:
     """Forget the loaded plugins; the next ``get_host()`` discovers them again."""
     global _host
     _host = None
-
-
