@@ -161,3 +161,32 @@ def test_trace_prints_hook_calls_to_stderr(load_plugins, monkeypatch, capsys):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "lanterna trace: authorize [good]" in captured.err and "µs" in captured.err
+
+
+def test_entry_point_cache_sees_a_plugin_installed_after_it_was_written(tmp_path, monkeypatch, lanterna_home):
+    from lanterna.plugins import discover_entry_points
+
+    before = {ep.name for ep in discover_entry_points()}
+    assert (lanterna_home / "state" / "entry-points.json").exists()
+    assert {ep.name for ep in discover_entry_points()} == before  # served from the cache
+    # "install" a distribution into a new sys.path entry, as pip --target would
+    site = tmp_path / "site"
+    dist_info = site / "lanterna_late-0.1.dist-info"
+    dist_info.mkdir(parents=True)
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: lanterna-late\nVersion: 0.1\n")
+    (dist_info / "entry_points.txt").write_text("[lanterna]\nlate = testplug_late\n")
+    (site / "testplug_late.py").write_text("from lanterna import hookimpl\n\n@hookimpl\ndef shutdown():\n    pass\n")
+    monkeypatch.syspath_prepend(str(site))
+    late = {ep.name: ep for ep in discover_entry_points()}
+    assert set(late) == before | {"late"}
+    assert (late["late"].distribution, late["late"].version) == ("lanterna-late", "0.1")
+    monkeypatch.setenv("LANTERNA_LOAD_PLUGINS", "late")
+    assert by_name(PluginHost())["late"].hooks == ["shutdown"]
+
+
+def test_a_corrupt_entry_point_cache_is_ignored(lanterna_home):
+    from lanterna.plugins import discover_entry_points
+
+    expected = discover_entry_points()
+    (lanterna_home / "state" / "entry-points.json").write_text("{not json")
+    assert discover_entry_points() == expected

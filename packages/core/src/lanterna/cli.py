@@ -34,15 +34,25 @@ def _print_json(data: Any) -> None:
 
 
 def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    """A plain aligned table: cheap to import (no rich on listing paths), easy to grep."""
+    import shutil
 
-    table = Table(title=title, title_justify="left")
-    for column in columns:
-        table.add_column(column, overflow="fold")
+    width = shutil.get_terminal_size((120, 24)).columns
+    cells = [columns, *rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    # give the last column whatever room is left, truncating rather than wrapping
+    room = max(20, width - sum(widths[:-1]) - 2 * (len(columns) - 1))
+    widths[-1] = min(widths[-1], room)
+    bold = sys.stdout.isatty()
+
+    def line(row: list[str]) -> str:
+        last = row[-1] if len(row[-1]) <= widths[-1] else row[-1][: widths[-1] - 1] + "…"
+        return "  ".join([*(c.ljust(w) for c, w in zip(row[:-1], widths, strict=False)), last]).rstrip()
+
+    header = line(columns)
+    print(f"{title}\n" + (f"\033[1m{header}\033[0m" if bold else header))
     for row in rows:
-        table.add_row(*row)
-    Console().print(table)
+        print(line(row))
 
 
 def _version_callback(value: bool) -> None:

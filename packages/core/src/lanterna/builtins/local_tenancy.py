@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import getpass
 import os
+from typing import TYPE_CHECKING
 
 from lanterna import hookimpl
 from lanterna.config import Config
-from lanterna.types import Identity, RequestContext
+
+if TYPE_CHECKING:
+    from lanterna.types import Identity, RequestContext
 
 
 class LocalTenancy:
@@ -17,9 +19,13 @@ class LocalTenancy:
         self.config = config
 
     def identity(self) -> Identity:
+        from lanterna.types import Identity
+
         tenant = os.environ.get("LANTERNA_TENANT") or self.config.get("tenancy", "default_tenant") or "local"
         user = os.environ.get("LANTERNA_USER") or self.config.get("tenancy", "user")
         if not user:
+            import getpass
+
             try:
                 user = getpass.getuser()
             except (KeyError, OSError):
