@@ -17,8 +17,15 @@ class LocalTenancy:
 
     def __init__(self, config: Config) -> None:
         self.config = config
+        self._identity: Identity | None = None
 
     def identity(self) -> Identity:
+        """Read once per process, like the rest of the configuration."""
+        if self._identity is None:
+            self._identity = self._read_identity()
+        return self._identity
+
+    def _read_identity(self) -> Identity:
         from lanterna.types import Identity
 
         tenant = os.environ.get("LANTERNA_TENANT") or self.config.get("tenancy", "default_tenant") or "local"
