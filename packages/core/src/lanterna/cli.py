@@ -238,9 +238,19 @@ def status_command(as_json: JsonOption = False) -> None:
 
 
 def _pip(args: list[str]) -> int:
+    """Run pip for this interpreter; in a venv made without pip (uv), use ``uv pip``."""
+    import importlib.util
+    import shutil
     import subprocess
 
-    return subprocess.call([sys.executable, "-m", "pip", *args])
+    if importlib.util.find_spec("pip") is not None:
+        return subprocess.call([sys.executable, "-m", "pip", *args])
+    uv = shutil.which("uv")
+    if uv is None:
+        raise fail("pip is not installed in Lanterna's environment; run `python -m ensurepip` and try again", 2)
+    command, *rest = args
+    rest = [a for a in rest if a not in ("-y", "--yes")]  # uv never prompts
+    return subprocess.call([uv, "pip", command, "--python", sys.executable, *rest])
 
 
 @app.command("install")
