@@ -57,3 +57,15 @@ def subprocess_env(home: Path, **extra: str) -> dict[str, str]:
     env["LANTERNA_HOME"] = str(home)
     env.update(extra)
     return env
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In the core-only session, prove that no plugin package of ours was ever imported."""
+    if os.environ.get("LANTERNA_CORE_ONLY") != "1":
+        return
+    import sys
+
+    leaked = sorted(m for m in sys.modules if m.startswith("lanterna_"))
+    if leaked:
+        print(f"\ncore-only run imported plugin modules: {leaked}", file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -94,7 +94,7 @@ def test_verify_and_tail_commands_on_an_intact_log(cloud: Cloud) -> None:
 
 def test_secrets_and_newlines_are_scrubbed_from_values(cloud: Cloud) -> None:
     key = cloud.key("acme")
-    hostile = f"repo:/x\r\n{{\"forged\": true}} token={key} Authorization: Bearer {key} ghp_{'a' * 36}"
+    hostile = f'repo:/x\r\n{{"forged": true}} token={key} Authorization: Bearer {key} ghp_{"a" * 36}'
     cloud.run(cloud.http(key), "memory.search", hostile)
     (line,) = cloud.audit_lines()
     assert key not in line and "ghp_" + "a" * 36 not in line

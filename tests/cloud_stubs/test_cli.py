@@ -25,9 +25,10 @@ def test_usage_summary_command(cloud: Cloud) -> None:
     assert data["outbox_unsent"] == 4
     text = lanterna(cloud.home, "usage", "--tenant", "acme", "--since", "1h").stdout
     assert "usage of acme from" in text and ": 3 operations" in text
-    assert json.loads(lanterna(cloud.home, "usage", "--tenant", "acme", "--since", "2099-01-01", "--json").stdout)[
-        "total"
-    ] == 0
+    assert (
+        json.loads(lanterna(cloud.home, "usage", "--tenant", "acme", "--since", "2099-01-01", "--json").stdout)["total"]
+        == 0
+    )
     bad = lanterna(cloud.home, "usage", "--since", "yesterday-ish")
     assert bad.returncode == 2
     expected = "lanterna: 'yesterday-ish' is not a time: use 7d, 24h, 30m or an ISO date such as 2026-11-01"

@@ -38,8 +38,9 @@ def test_fifty_concurrent_guarded_operations_make_exactly_fifty_events(cloud: Cl
     def call() -> None:
         barrier.wait()
         try:
-            with guard.operation(RequestContext(transport="http", headers={"authorization": f"Bearer {key}"}),
-                                 "memory.search", "repo:/r"):
+            with guard.operation(
+                RequestContext(transport="http", headers={"authorization": f"Bearer {key}"}), "memory.search", "repo:/r"
+            ):
                 time.sleep(0.001)
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)

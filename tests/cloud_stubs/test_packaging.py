@@ -36,7 +36,10 @@ def test_loading_the_plugin_imports_no_heavy_library(tmp_path: Path) -> None:
         " print(sorted(m for m in ('cryptography', 'sqlite3', 'urllib.request', 'http.server') if m in sys.modules))"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={"LANTERNA_LOAD_PLUGINS": "cloud", "PATH": "/usr/bin:/bin", "LANTERNA_HOME": str(tmp_path)},
     )
     assert result.returncode == 0, result.stderr

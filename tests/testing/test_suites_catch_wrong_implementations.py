@@ -163,8 +163,17 @@ class AuditHarness:
         events = []
         for line in self.raw().splitlines():
             request_id, tenant, actor, outcome, *reason = line.split(" ")
-            events.append({"request_id": request_id, "tenant": tenant, "actor": actor, "outcome": outcome,
-                           "reason": " ".join(reason), "action": "?", "resource": "?"})
+            events.append(
+                {
+                    "request_id": request_id,
+                    "tenant": tenant,
+                    "actor": actor,
+                    "outcome": outcome,
+                    "reason": " ".join(reason),
+                    "action": "?",
+                    "resource": "?",
+                }
+            )
         return events
 
     def tamper(self, kind: str) -> None:

@@ -62,8 +62,13 @@ def register(cli: Any, plugin: "CloudStubs") -> None:
             raise _fail(str(exc), 2) from None
         name = tenant or plugin.local_tenant()
         summary = plugin.metering.summary(name, start, end)
-        data = {"tenant": name, "since": iso(start), "until": iso(end), "total": summary.total,
-                "by_action": dict(summary.by_action)}
+        data = {
+            "tenant": name,
+            "since": iso(start),
+            "until": iso(end),
+            "total": summary.total,
+            "by_action": dict(summary.by_action),
+        }
         if outbox:
             data["outbox_unsent"] = len(plugin.metering.unsent(limit=1_000_000))
         if as_json:
@@ -141,8 +146,10 @@ def register(cli: Any, plugin: "CloudStubs") -> None:
         except LicenseError as exc:
             raise _fail(str(exc), 2) from None
         data = ev.as_dict()
-        print(f"activated license {data['license_id']} for tenant {ev.tenant}: {data['tier']}, state {ev.state},"
-              f" expires {data['expires_at']}")
+        print(
+            f"activated license {data['license_id']} for tenant {ev.tenant}: {data['tier']}, state {ev.state},"
+            f" expires {data['expires_at']}"
+        )
         for warning in ev.warnings:
             print(f"warning: {warning}")
 
@@ -157,15 +164,20 @@ def register(cli: Any, plugin: "CloudStubs") -> None:
     ) -> None:
         """Create an API key; it is shown once and stored only as a hash."""
         key, record = plugin.keys.create(tenant, user or f"{tenant}-key", tuple(role or ["member"]))
-        print(f"created {record.id} for tenant {tenant} (roles: {', '.join(record.roles)}); copy the key now,"
-              " it is not stored and will not be shown again:", file=sys.stderr)
+        print(
+            f"created {record.id} for tenant {tenant} (roles: {', '.join(record.roles)}); copy the key now,"
+            " it is not stored and will not be shown again:",
+            file=sys.stderr,
+        )
         print(key)
 
     @tenant_app.command("keys")
     def keys_list(as_json: json_option = False) -> None:
         """List API keys (ids, tenants, roles; never the keys)."""
-        rows = [{"id": r.id, "tenant": r.tenant, "user": r.user, "roles": list(r.roles), "revoked": r.revoked}
-                for r in plugin.keys.records()]
+        rows = [
+            {"id": r.id, "tenant": r.tenant, "user": r.user, "roles": list(r.roles), "revoked": r.revoked}
+            for r in plugin.keys.records()
+        ]
         if as_json:
             return _json(rows)
         for r in rows:

@@ -226,14 +226,22 @@ class Entitlements:
             return described, "", ""
         deadline = since + OFFLINE_GRACE_SECONDS
         if now <= deadline:
-            return described, "", (
-                f"license service unreachable ({record.get('last_error') or 'no answer'}); paid features stay on"
-                f" until {iso(deadline)} (offline grace)"
+            return (
+                described,
+                "",
+                (
+                    f"license service unreachable ({record.get('last_error') or 'no answer'}); paid features stay on"
+                    f" until {iso(deadline)} (offline grace)"
+                ),
             )
-        return described, (
-            f"license {license_id} could not be validated online for more than 7 days;"
-            f" let Lanterna reach {url} (then it recovers by itself)"
-        ), ""
+        return (
+            described,
+            (
+                f"license {license_id} could not be validated online for more than 7 days;"
+                f" let Lanterna reach {url} (then it recovers by itself)"
+            ),
+            "",
+        )
 
     # -- time --------------------------------------------------------------------------
 

@@ -92,9 +92,13 @@ class Metering:
         with self._lock:
             self._pending = {k: v for k, v in self._pending.items() if now - v[1] < PENDING_TTL}
             pending = sum(1 for t, _ in self._pending.values() if t == tenant)
-            row = self.connection().execute(
-                "SELECT units FROM usage_daily WHERE tenant = ? AND day = ?", (tenant, int(day_start // 86400))
-            ).fetchone()
+            row = (
+                self.connection()
+                .execute(
+                    "SELECT units FROM usage_daily WHERE tenant = ? AND day = ?", (tenant, int(day_start // 86400))
+                )
+                .fetchone()
+            )
             used = row[0] if row else 0
             if used + pending >= limit:
                 wait = _duration(day_start + 86400 - now)
@@ -123,8 +127,15 @@ class Metering:
                 cur = conn.execute(
                     "INSERT OR IGNORE INTO usage VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
-                        event.id, event.tenant, event.user, event.action, event.resource,
-                        event.units, event.outcome, event.duration_ms, event.time,
+                        event.id,
+                        event.tenant,
+                        event.user,
+                        event.action,
+                        event.resource,
+                        event.units,
+                        event.outcome,
+                        event.duration_ms,
+                        event.time,
                     ),
                 )
                 inserted = cur.rowcount == 1
@@ -160,10 +171,14 @@ class Metering:
 
     def summary(self, tenant: str, since: float, until: float) -> UsageSummary:
         with self._lock:
-            rows = self.connection().execute(
-                "SELECT action, SUM(units) FROM usage WHERE tenant = ? AND time >= ? AND time < ? GROUP BY action",
-                (tenant, since, until),
-            ).fetchall()
+            rows = (
+                self.connection()
+                .execute(
+                    "SELECT action, SUM(units) FROM usage WHERE tenant = ? AND time >= ? AND time < ? GROUP BY action",
+                    (tenant, since, until),
+                )
+                .fetchall()
+            )
         by_action = {action: int(n) for action, n in rows}
         return UsageSummary(tenant=tenant, since=since, until=until, total=sum(by_action.values()), by_action=by_action)
 
@@ -175,9 +190,11 @@ class Metering:
 
     def unsent(self, limit: int = 100) -> list[MeterEvent]:
         with self._lock:
-            rows = self.connection().execute(
-                "SELECT identifier, event FROM outbox WHERE sent IS NULL ORDER BY created LIMIT ?", (limit,)
-            ).fetchall()
+            rows = (
+                self.connection()
+                .execute("SELECT identifier, event FROM outbox WHERE sent IS NULL ORDER BY created LIMIT ?", (limit,))
+                .fetchall()
+            )
         return [MeterEvent(identifier, json.loads(event)) for identifier, event in rows]
 
     def flush(self, sink: Callable[[list[dict[str, Any]]], list[str]], batch: int = 100) -> int:

@@ -42,11 +42,11 @@ class Settings:
 
         roles = section.get("roles", ["owner"])
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
-            raise ConfigError("[cloud] roles must be a list of role names, e.g. roles = [\"owner\"]")
+            raise ConfigError('[cloud] roles must be a list of role names, e.g. roles = ["owner"]')
         free = {**DEFAULT_FREE_LIMITS, **_int_table(plans.get("free", {}), "[cloud.plans.free]")}
         keys = lic.get("trusted_keys", {})
         if not isinstance(keys, dict):
-            raise ConfigError("[cloud.license] trusted_keys must be a table of key id = \"base64 public key\"")
+            raise ConfigError('[cloud.license] trusted_keys must be a table of key id = "base64 public key"')
         return cls(
             keys_file=path("keys_file", state / "api-keys.json"),
             policy_file=path("policy_file", Path()) if section.get("policy_file") else None,

@@ -62,7 +62,7 @@ class LocalValidator:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 prefix = "/v1/licenses/"
-                license_id = self.path[len(prefix):] if self.path.startswith(prefix) else ""
+                license_id = self.path[len(prefix) :] if self.path.startswith(prefix) else ""
                 validator.requests.append(license_id)
                 status = validator.licenses.get(license_id)
                 if status is None:

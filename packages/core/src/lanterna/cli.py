@@ -34,15 +34,25 @@ def _print_json(data: Any) -> None:
 
 
 def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    """A plain aligned table: cheap to import (no rich on listing paths), easy to grep."""
+    import shutil
 
-    table = Table(title=title, title_justify="left")
-    for column in columns:
-        table.add_column(column, overflow="fold")
+    width = shutil.get_terminal_size((120, 24)).columns
+    cells = [columns, *rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    # give the last column whatever room is left, truncating rather than wrapping
+    room = max(20, width - sum(widths[:-1]) - 2 * (len(columns) - 1))
+    widths[-1] = min(widths[-1], room)
+    bold = sys.stdout.isatty()
+
+    def line(row: list[str]) -> str:
+        last = row[-1] if len(row[-1]) <= widths[-1] else row[-1][: widths[-1] - 1] + "…"
+        return "  ".join([*(c.ljust(w) for c, w in zip(row[:-1], widths, strict=False)), last]).rstrip()
+
+    header = line(columns)
+    print(f"{title}\n" + (f"\033[1m{header}\033[0m" if bold else header))
     for row in rows:
-        table.add_row(*row)
-    Console().print(table)
+        print(line(row))
 
 
 def _version_callback(value: bool) -> None:
@@ -57,19 +67,30 @@ def _version_callback(value: bool) -> None:
 
 @app.callback()
 def root(
+    ctx: typer.Context,
     version: Annotated[
-        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Show core and plugin versions.")
+        bool,
+        typer.Option("--version", callback=_version_callback, is_eager=True, help="Show core and plugin versions."),
     ] = False,
     strict: Annotated[
-        bool, typer.Option("--strict", help="Exit non-zero when any plugin failed to load (or LANTERNA_STRICT_PLUGINS=1).")
+        bool,
+        typer.Option("--strict", help="Exit non-zero when any plugin failed to load (or LANTERNA_STRICT_PLUGINS=1)."),
     ] = False,
 ) -> None:
     host = get_host()
     failed = host.failed()
     if failed and (strict or host.strict):
         for plugin in failed:
-            print(f"lanterna: plugin '{plugin.name}' ({plugin.distribution} {plugin.version}): {plugin.reason}", file=sys.stderr)
+            print(
+                f"lanterna: plugin '{plugin.name}' ({plugin.distribution} {plugin.version}): {plugin.reason}",
+                file=sys.stderr,
+            )
         raise fail(f"{len(failed)} plugin(s) failed to load and strict mode is on; fix or uninstall them", 3)
+    if failed and ctx.invoked_subcommand != "plugins":
+        names = ", ".join(p.name for p in failed)
+        print(
+            f"lanterna: {len(failed)} plugin(s) failed to load ({names}); `lanterna plugins` shows why", file=sys.stderr
+        )
 
 
 @app.command("plugins")
@@ -141,12 +162,14 @@ def hooks_command(
         doc = next(d for d in hook_docs() if d.name == name)
         print(f"{doc.name}{doc.signature}  [{doc.family}{', first result' if doc.firstresult else ''}]\n")
         print(doc.doc + "\n")
-        order = [i["plugin"] + (" (trylast)" if i["trylast"] else " (tryfirst)" if i["tryfirst"] else "") for i in rows[0]["implementers"]]
+        order = [
+            i["plugin"] + (" (trylast)" if i["trylast"] else " (tryfirst)" if i["tryfirst"] else "")
+            for i in rows[0]["implementers"]
+        ]
         print("implementers, in call order: " + (", ".join(order) or "none"))
         return
     table_rows = [
-        [r["family"], r["name"], r["summary"], ", ".join(i["plugin"] for i in r["implementers"]) or "-"]
-        for r in rows
+        [r["family"], r["name"], r["summary"], ", ".join(i["plugin"] for i in r["implementers"]) or "-"] for r in rows
     ]
     _table("Hooks", ["family", "hook", "purpose", "implementers (call order)"], table_rows)
 
@@ -198,7 +221,10 @@ def status_command(as_json: JsonOption = False) -> None:
         return _print_json(status)
     ent = status["entitlements"]
     print(f"lanterna {status['version']}  mode: {status['mode']}")
-    print(f"plan: {ent['tier']} ({ent['state']}, from {ent['source']})" + (f"  features: {', '.join(ent['features'])}" if ent["features"] else ""))
+    print(
+        f"plan: {ent['tier']} ({ent['state']}, from {ent['source']})"
+        + (f"  features: {', '.join(ent['features'])}" if ent["features"] else "")
+    )
     if ent["error"]:
         print(f"entitlements error: {ent['error']}")
     families = status["active_families"]
@@ -212,16 +238,28 @@ def status_command(as_json: JsonOption = False) -> None:
 
 
 def _pip(args: list[str]) -> int:
+    """Run pip for this interpreter; in a venv made without pip (uv), use ``uv pip``."""
+    import importlib.util
+    import shutil
     import subprocess
 
-    return subprocess.call([sys.executable, "-m", "pip", *args])
+    if importlib.util.find_spec("pip") is not None:
+        return subprocess.call([sys.executable, "-m", "pip", *args])
+    uv = shutil.which("uv")
+    if uv is None:
+        raise fail("pip is not installed in Lanterna's environment; run `python -m ensurepip` and try again", 2)
+    command, *rest = args
+    rest = [a for a in rest if a not in ("-y", "--yes")]  # uv never prompts
+    return subprocess.call([uv, "pip", command, "--python", sys.executable, *rest])
 
 
 @app.command("install")
 def install_command(
     packages: Annotated[list[str], typer.Argument(help="Plugin distributions, as pip takes them.")],
     upgrade: Annotated[bool, typer.Option("-U", "--upgrade", help="Upgrade to the newest compatible release.")] = False,
-    editable: Annotated[str | None, typer.Option("-e", "--editable", help="Install a local plugin in editable mode.")] = None,
+    editable: Annotated[
+        str | None, typer.Option("-e", "--editable", help="Install a local plugin in editable mode.")
+    ] = None,
 ) -> None:
     """Install plugins into Lanterna's environment, never moving the core's version."""
     import os
@@ -257,7 +295,19 @@ def _register_plugin_commands(host: PluginHost) -> None:
     host.call("register_commands", isolate=True, cli=app)
 
 
+def _configure_logging() -> None:
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("lanterna: %(message)s"))
+    root_logger = logging.getLogger("lanterna")
+    root_logger.addHandler(handler)
+    root_logger.setLevel(logging.WARNING)
+    root_logger.propagate = False
+
+
 def main() -> None:
+    _configure_logging()
     try:
         host = get_host()
     except ConfigError as exc:

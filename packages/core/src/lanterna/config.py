@@ -8,7 +8,6 @@ at a config file anywhere.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,6 +73,8 @@ def load_config(path: Path | None = None) -> Config:
         return Config(path=None)
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}; fix its permissions") from None
+    import tomllib
+
     try:
         return Config(path=path, data=tomllib.loads(text))
     except tomllib.TOMLDecodeError as exc:

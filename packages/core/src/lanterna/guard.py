@@ -80,9 +80,7 @@ class Guard:
 class Operation:
     __slots__ = ("action", "feature", "guard", "plan", "request", "resource", "started", "token")
 
-    def __init__(
-        self, guard: Guard, request: RequestContext, action: str, resource: str, feature: str | None
-    ) -> None:
+    def __init__(self, guard: Guard, request: RequestContext, action: str, resource: str, feature: str | None) -> None:
         self.guard = guard
         self.request = request
         self.action = action

@@ -28,9 +28,7 @@ def hook_docs() -> list[HookDoc]:
         spec = getattr(hookspecs, name)
         opts = getattr(spec, "lanterna_spec", {})
         signature = str(inspect.signature(spec)).replace("'", "")
-        docs.append(
-            HookDoc(name, family, bool(opts.get("firstresult")), signature, inspect.getdoc(spec) or "")
-        )
+        docs.append(HookDoc(name, family, bool(opts.get("firstresult")), signature, inspect.getdoc(spec) or ""))
     return docs
 
 

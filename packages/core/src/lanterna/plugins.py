@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from collections import Counter
@@ -25,9 +26,7 @@ from lanterna.types import Refused
 ENTRY_POINT_GROUP = "lanterna"
 SUPPORTED_PLUGIN_APIS = frozenset({PLUGIN_API_VERSION})
 #: Built-in plugins as ``module:factory``; each factory is called with the loaded Config.
-BUILTIN_PLUGINS: tuple[str, ...] = (
-    "lanterna.builtins.local_tenancy:LocalTenancy",
-)
+BUILTIN_PLUGINS: tuple[str, ...] = ("lanterna.builtins.local_tenancy:LocalTenancy",)
 
 log = logging.getLogger("lanterna.plugins")
 
@@ -102,16 +101,17 @@ class PluginHost:
         return only, disabled, only_source, disabled_source
 
     def _load_entry_points(self) -> None:
-        from importlib.metadata import entry_points
-
         only, disabled, only_source, disabled_source = self._selection()
-        seen: set[str] = set()
-        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        seen: dict[str, str] = {}
+        for ep in discover_entry_points():
+            info = PluginInfo(ep.name, ep.distribution, ep.version, "loaded")
             if ep.name in seen:
+                if seen[ep.name] == info.distribution:
+                    continue  # the same distribution found twice on sys.path
+                self.plugins.append(info)
+                self._fail(info, f"the name '{ep.name}' is already taken by {seen[ep.name]}; uninstall one of them")
                 continue
-            seen.add(ep.name)
-            dist = getattr(ep, "dist", None)
-            info = PluginInfo(ep.name, dist.name if dist else "?", dist.version if dist else "?", "loaded")
+            seen[ep.name] = info.distribution
             self.plugins.append(info)
             if ep.name in disabled:
                 info.status, info.reason = "blocked", f"disabled by {disabled_source}"
@@ -120,7 +120,7 @@ class PluginHost:
             else:
                 self._load_one(ep, info)
 
-    def _load_one(self, ep: Any, info: PluginInfo) -> None:
+    def _load_one(self, ep: EntryPoint, info: PluginInfo) -> None:
         try:
             plugin = ep.load()
         except BaseException as exc:  # noqa: BLE001 - a plugin may raise anything, SystemExit included
@@ -166,7 +166,9 @@ class PluginHost:
 
     def _fail(self, info: PluginInfo, reason: str) -> PluginInfo:
         info.status, info.reason = "failed", reason
-        log.warning("plugin '%s' (%s %s) not loaded: %s", info.name, info.distribution, info.version, reason)
+        # INFO, not WARNING: the CLI shows failures in one summary line and long-running
+        # processes (the server) report them when they start.
+        log.info("plugin '%s' (%s %s) not loaded: %s", info.name, info.distribution, info.version, reason)
         return info
 
     def failed(self) -> list[PluginInfo]:
@@ -228,6 +230,64 @@ class PluginHost:
             pass
 
 
+@dataclass(frozen=True)
+class EntryPoint:
+    """One ``lanterna`` entry point: ``value`` is ``module`` or ``module:attribute``."""
+
+    name: str
+    value: str
+    distribution: str
+    version: str
+
+    def load(self) -> Any:
+        import importlib
+
+        module_name, _, attrs = self.value.partition(":")
+        obj: Any = importlib.import_module(module_name.strip())
+        for attr in filter(None, attrs.strip().split(".")):
+            obj = getattr(obj, attr)
+        return obj
+
+
+def discover_entry_points() -> list[EntryPoint]:
+    """Entry points of the ``lanterna`` group, sorted by name.
+
+    ``import importlib.metadata`` and its scan of every distribution cost ~40 ms, more than
+    the rest of a CLI start. The result is cached in the state dir, keyed by the mtimes of
+    the ``sys.path`` entries: installing or removing a distribution changes its directory's
+    mtime, so the cache can never hide a plugin change.
+    """
+    key = []
+    for entry in sys.path:
+        try:
+            key.append([entry, os.stat(entry or ".").st_mtime_ns])
+        except OSError:
+            continue
+    cache = state_dir() / "entry-points.json"
+    try:
+        data = json.loads(cache.read_text(encoding="utf-8"))
+        if data["key"] == key and data["group"] == ENTRY_POINT_GROUP:
+            return [EntryPoint(**ep) for ep in data["entry_points"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    from importlib.metadata import entry_points
+
+    found = []
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        dist = getattr(ep, "dist", None)
+        found.append(EntryPoint(ep.name, ep.value, dist.name if dist else "?", dist.version if dist else "?"))
+    found.sort(key=lambda e: (e.name, e.distribution))
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+        payload = {"group": ENTRY_POINT_GROUP, "key": key, "entry_points": [asdict(e) for e in found]}
+        tmp.write_text(json.dumps(payload), encoding="utf-8")
+        os.replace(tmp, cache)
+    except OSError:
+        pass
+    return found
+
+
 def _unknown_hooks_reason(unknown: list[str]) -> str:
     import difflib
 
@@ -269,5 +329,3 @@ def reset_host() -> None:
     """Forget the loaded plugins; the next ``get_host()`` discovers them again."""
     global _host
     _host = None
-
-

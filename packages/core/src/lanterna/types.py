@@ -26,7 +26,7 @@ def new_request_id() -> str:
     return os.urandom(8).hex()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RequestContext:
     """Who is asking, and how. Every hook that needs to know receives one.
 
@@ -43,7 +43,7 @@ class RequestContext:
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Identity:
     """The answer of ``tenant_from_request``: the tenant, the user and their roles."""
 
@@ -52,7 +52,7 @@ class Identity:
     roles: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Plan:
     """The active plan, from ``active_plan``. No plan at all means ``FREE_PLAN``."""
 
@@ -69,7 +69,7 @@ class Plan:
 FREE_PLAN = Plan()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class UsageEvent:
     """One metered operation. ``id`` is an idempotency key: recording it twice counts once."""
 
@@ -84,7 +84,7 @@ class UsageEvent:
     time: float = field(default_factory=time.time)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class UsageSummary:
     """Usage of one tenant over ``[since, until)``: operation counts by action."""
 
@@ -95,7 +95,7 @@ class UsageSummary:
     by_action: Mapping[str, int] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class AuditEvent:
     """Who did what to which resource, and how it ended."""
 
@@ -110,7 +110,7 @@ class AuditEvent:
     time: float = field(default_factory=time.time)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class SecurityEvent:
     """Something an operator should look at: a denial, a bad key, a clock set back."""
 

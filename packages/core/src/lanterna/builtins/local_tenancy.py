@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import getpass
 import os
+from typing import TYPE_CHECKING
 
 from lanterna import hookimpl
 from lanterna.config import Config
-from lanterna.types import Identity, RequestContext
+
+if TYPE_CHECKING:
+    from lanterna.types import Identity, RequestContext
 
 
 class LocalTenancy:
@@ -15,11 +17,22 @@ class LocalTenancy:
 
     def __init__(self, config: Config) -> None:
         self.config = config
+        self._identity: Identity | None = None
 
     def identity(self) -> Identity:
+        """Read once per process, like the rest of the configuration."""
+        if self._identity is None:
+            self._identity = self._read_identity()
+        return self._identity
+
+    def _read_identity(self) -> Identity:
+        from lanterna.types import Identity
+
         tenant = os.environ.get("LANTERNA_TENANT") or self.config.get("tenancy", "default_tenant") or "local"
         user = os.environ.get("LANTERNA_USER") or self.config.get("tenancy", "user")
         if not user:
+            import getpass
+
             try:
                 user = getpass.getuser()
             except (KeyError, OSError):

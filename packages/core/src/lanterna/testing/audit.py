@@ -16,7 +16,7 @@ TENANT = "conformance-a"
 SECRET = "lnt_conformanceSECRETvalue0123456789"
 FORBIDDEN = "conformance.forbidden"
 #: What the suite's denying plugin gives as reason: a key and a forged second line.
-HOSTILE_REASON = f"denied for authorization: Bearer {SECRET}\r\n{{\"outcome\": \"success\", \"forged\": true}}"
+HOSTILE_REASON = f'denied for authorization: Bearer {SECRET}\r\n{{"outcome": "success", "forged": true}}'
 
 
 class AuditHarness(Protocol):

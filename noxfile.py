@@ -1,0 +1,64 @@
+"""Lint, test, build. `python -m nox` runs every session; `-s NAME` one of them."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["lint", "tests", "core_only", "build"]
+nox.options.error_on_missing_interpreters = True
+
+ROOT = Path(__file__).parent
+CORE = "packages/core"
+TEST_PLUGINS = sorted(glob.glob("tests/plugins/*/"))
+TEST_DEPS = ["pytest>=8", "anyio>=4"]
+#: The plugin wheels of this repository (folder -> import package); later issues add theirs.
+PLUGIN_PACKAGES: dict[str, str] = {}
+
+
+def build_wheel(session: nox.Session, folder: str, outdir: Path) -> Path:
+    session.run("python", "-m", "build", "--wheel", "--outdir", str(outdir), folder, silent=True)
+    name = Path(folder).name.replace("-", "_")
+    dist = "lanterna" if name == "core" else f"lanterna_{name}"
+    return max(outdir.glob(f"{dist}-*.whl"), key=os.path.getmtime)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff, and import-linter's contracts (the core imports no plugin; plugins are independent)."""
+    session.install("ruff", "import-linter", "-e", CORE, *[f"-e{p}" for p in PLUGIN_PACKAGES])
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", "--diff", "packages", "tests", "bench", "noxfile.py")
+    session.run("lint-imports")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The whole test suite, against the editable core and every plugin of the repo."""
+    session.install(*TEST_DEPS, "-e", CORE, *[f"-e{p}" for p in PLUGIN_PACKAGES], *TEST_PLUGINS)
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def core_only(session: nox.Session) -> None:
+    """The core wheel alone in a fresh venv: core tests pass and no plugin module is imported."""
+    outdir = Path(session.create_tmp()) / "wheels"
+    shutil.rmtree(outdir, ignore_errors=True)
+    session.install("build")
+    wheel = build_wheel(session, CORE, outdir)
+    session.install(str(wheel), *TEST_DEPS, *TEST_PLUGINS)
+    session.run("pytest", "tests/core", *session.posargs, env={"LANTERNA_CORE_ONLY": "1"})
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """Every wheel into dist/."""
+    session.install("build")
+    outdir = ROOT / "dist"
+    for folder in [CORE, *PLUGIN_PACKAGES]:
+        session.log(f"built {build_wheel(session, folder, outdir).name}")

@@ -1,0 +1,150 @@
+"""The `lanterna` CLI, run as users run it: the installed console script in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import subprocess_env
+
+LANTERNA = shutil.which("lanterna") or str(Path(sys.executable).parent / "lanterna")
+
+
+def run(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [LANTERNA, *args], capture_output=True, text=True, env=subprocess_env(home, **env), timeout=60
+    )
+
+
+def test_plugins_json_reports_every_failure_shape(lanterna_home):
+    result = run(lanterna_home, "plugins", "--json")
+    assert result.returncode == 0, result.stderr
+    plugins = {p["name"]: p for p in json.loads(result.stdout)}
+    failed = {n for n, p in plugins.items() if p["status"] == "failed"}
+    assert {"import-error", "register-raises", "unknown-hook", "bad-args", "future-api"} <= failed
+    assert plugins["good"]["status"] == "loaded"
+    assert plugins["good"]["distribution"] == "lanterna-testplug-good"
+    assert "record_audit_event" in plugins["good"]["hooks"]
+
+
+def test_plugins_table_and_blocked_status(lanterna_home):
+    result = run(lanterna_home, "plugins", LANTERNA_DISABLE_PLUGINS="good", COLUMNS="250")
+    assert result.returncode == 0
+    assert "blocked" in result.stdout and "lanterna-testplug-good" in result.stdout
+
+
+def test_all_flag_includes_builtins(lanterna_home):
+    listed = json.loads(run(lanterna_home, "plugins", "--json", LANTERNA_LOAD_PLUGINS="").stdout)
+    assert not any(p["builtin"] for p in listed)
+    everything = json.loads(run(lanterna_home, "plugins", "--all", "--json", LANTERNA_LOAD_PLUGINS="").stdout)
+    assert any(p["builtin"] and p["name"] == "local_tenancy" for p in everything)
+
+
+def test_broken_plugins_do_not_break_other_commands(lanterna_home):
+    result = run(lanterna_home, "hooks")
+    assert result.returncode == 0
+    assert "failed to load" in result.stderr and "`lanterna plugins` shows why" in result.stderr
+
+
+def test_strict_turns_plugin_failures_into_an_exit_code(lanterna_home):
+    assert run(lanterna_home, "--strict", "hooks").returncode == 3
+    assert run(lanterna_home, "hooks", LANTERNA_STRICT_PLUGINS="1").returncode == 3
+    clean = run(lanterna_home, "--strict", "hooks", LANTERNA_LOAD_PLUGINS="good")
+    assert clean.returncode == 0, clean.stderr
+
+
+def test_hooks_json_lists_every_spec_with_implementers_in_call_order(lanterna_home):
+    result = run(lanterna_home, "hooks", "--json", LANTERNA_LOAD_PLUGINS="good,pro-plan")
+    hooks = {h["name"]: h for h in json.loads(result.stdout)}
+    from lanterna.hookspecs import FAMILIES
+
+    assert set(hooks) == set(FAMILIES)
+    assert [i["plugin"] for i in hooks["tenant_from_request"]["implementers"]] == ["local_tenancy"]
+    assert hooks["tenant_from_request"]["implementers"][0]["trylast"] is True
+    assert [i["plugin"] for i in hooks["authorize"]["implementers"]] == ["good"]
+    assert hooks["active_plan"]["firstresult"] is True and hooks["active_plan"]["family"] == "entitlements"
+    assert hooks["shutdown"]["implementers"] == []  # unimplemented hooks are listed too
+
+
+def test_hooks_one_name_and_unknown_name(lanterna_home):
+    one = run(lanterna_home, "hooks", "authorize", LANTERNA_LOAD_PLUGINS="good")
+    assert one.returncode == 0 and "Return a reason string to deny" in one.stdout and "good" in one.stdout
+    missing = run(lanterna_home, "hooks", "authorise", LANTERNA_LOAD_PLUGINS="")
+    assert (
+        missing.returncode == 2 and missing.stderr.count("\n") == 1 and "`lanterna hooks` lists them" in missing.stderr
+    )
+
+
+def test_status_oss_with_no_plugins(lanterna_home):
+    status = json.loads(run(lanterna_home, "status", "--json", LANTERNA_LOAD_PLUGINS="").stdout)
+    assert status["mode"] == "oss"
+    assert status["entitlements"]["tier"] == "free"
+    assert status["plugin_failures"] == [] and status["hook_failures"] == []
+
+
+def test_status_cloud_with_paid_families_and_failures(lanterna_home):
+    run(lanterna_home, "plugins", LANTERNA_LOAD_PLUGINS="broken-command")  # its register_commands fails
+    status = json.loads(run(lanterna_home, "status", "--json", LANTERNA_LOAD_PLUGINS="good,pro-plan,bad-args").stdout)
+    assert status["mode"] == "cloud"
+    assert status["active_families"]["entitlements"] == ["pro-plan"]
+    assert status["entitlements"]["tier"] == "pro" and status["entitlements"]["features"] == ["insights"]
+    assert [f["name"] for f in status["plugin_failures"]] == ["bad-args"]
+    assert {"hook": "register_commands", "plugin": "broken-command", "count": 1} in status["hook_failures"]
+    text = run(lanterna_home, "status", LANTERNA_LOAD_PLUGINS="good,pro-plan").stdout
+    assert "mode: cloud" in text and "plan: pro (valid" in text
+
+
+def test_version_lists_core_and_plugins(lanterna_home):
+    result = run(lanterna_home, "--version", LANTERNA_LOAD_PLUGINS="good")
+    assert result.stdout.startswith("lanterna 0.1.0\n")
+    assert "good: lanterna-testplug-good 1.2.3 (loaded)" in result.stdout
+
+
+def test_plugin_commands_are_added_and_a_broken_one_is_isolated(lanterna_home):
+    result = run(lanterna_home, "greet", "--name", "ada", LANTERNA_LOAD_PLUGINS="good,broken-command")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "hello ada from testplug-good\n"
+    assert "plugin 'broken-command' failed in register_commands: ValueError" in result.stderr
+
+
+def test_trace_goes_to_stderr(lanterna_home):
+    result = run(lanterna_home, "status", "--json", LANTERNA_LOAD_PLUGINS="good", LANTERNA_TRACE_HOOKS="1")
+    assert "lanterna trace: register_commands [good]" in result.stderr
+    json.loads(result.stdout)  # stdout stays clean
+
+
+def test_corrupt_config_file_is_a_one_line_error(lanterna_home):
+    (lanterna_home / "config.toml").write_text("[plugins\nload = 1")
+    result = run(lanterna_home, "status")
+    assert result.returncode == 2
+    assert result.stderr.startswith("lanterna: config file ") and "is not valid TOML" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_uninstall_refuses_the_core(lanterna_home):
+    result = run(lanterna_home, "uninstall", "lanterna", "-y")
+    assert result.returncode == 2 and "refusing to uninstall the core" in result.stderr
+
+
+@pytest.mark.parametrize("command", [["plugins"], ["hooks"], ["status"], ["--help"], ["--version"]])
+def test_listing_commands_import_no_heavy_library(lanterna_home, command):
+    probe = (
+        "import sys; from lanterna.cli import main; sys.argv = ['lanterna', *sys.argv[1:]]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'pixeltable', 'mcp', 'httpx', 'httpx2', 'torch',"
+        " 'onnxruntime', 'sqlalchemy'})\n"
+        "print('HEAVY=' + ','.join(heavy), file=sys.stderr)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, *command],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(lanterna_home, LANTERNA_LOAD_PLUGINS="good,pro-plan"),
+        timeout=60,
+    )
+    assert "HEAVY=\n" in result.stderr, result.stderr

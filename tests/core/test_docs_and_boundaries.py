@@ -1,0 +1,42 @@
+"""Docs stay in step with the hookspecs; the core never imports a plugin package."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from lanterna import hookspecs
+from lanterna.hookdocs import hook_docs, render_markdown, undocumented_hooks
+
+ROOT = Path(__file__).resolve().parents[2]
+CORE = ROOT / "packages" / "core" / "src" / "lanterna"
+
+
+def test_every_hook_has_a_family_and_a_docstring():
+    assert undocumented_hooks() == []
+    specs = {n for n, f in vars(hookspecs).items() if hasattr(f, "lanterna_spec")}
+    assert specs == set(hookspecs.FAMILIES)
+
+
+def test_hooks_reference_is_up_to_date():
+    committed = (ROOT / "docs" / "hooks.md").read_text(encoding="utf-8")
+    assert committed == render_markdown(), "docs/hooks.md is stale: run `lanterna hooks --markdown > docs/hooks.md`"
+
+
+def test_every_hook_is_named_in_the_architecture_doc():
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    missing = [d.name for d in hook_docs() if d.name not in text]
+    assert missing == []
+
+
+def test_core_source_imports_no_plugin_package():
+    offenders = []
+    for path in CORE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            offenders += [f"{path.relative_to(CORE)}: {n}" for n in names if n.startswith("lanterna_")]
+    assert offenders == []
