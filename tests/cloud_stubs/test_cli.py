@@ -29,6 +29,10 @@ def test_usage_summary_command(cloud: Cloud) -> None:
         json.loads(lanterna(cloud.home, "usage", "--tenant", "acme", "--since", "2099-01-01", "--json").stdout)["total"]
         == 0
     )
+    flushed = lanterna(cloud.home, "usage", "--tenant", "acme", "--flush")
+    assert "sent 4 meter events to" in flushed.stdout and "meter events not yet sent: 0" in flushed.stdout
+    sent = (cloud.home / "data" / "cloud" / "meter-events.jsonl").read_text().splitlines()
+    assert sorted(json.loads(line)["payload"]["stripe_customer_id"] for line in sent) == ["acme"] * 3 + ["globex"]
     bad = lanterna(cloud.home, "usage", "--since", "yesterday-ish")
     assert bad.returncode == 2
     expected = "lanterna: 'yesterday-ish' is not a time: use 7d, 24h, 30m or an ISO date such as 2026-11-01"

@@ -52,6 +52,9 @@ def register(cli: Any, plugin: "CloudStubs") -> None:
         since: Annotated[str, typer.Option("--since", help="7d, 24h, or an ISO date.")] = "30d",
         until: Annotated[str | None, typer.Option("--until", help="End (default: now).")] = None,
         outbox: Annotated[bool, typer.Option("--outbox", help="Also count meter events not yet sent.")] = False,
+        flush: Annotated[
+            bool, typer.Option("--flush", help="Send unsent meter events to the local sink ([cloud] meter_sink).")
+        ] = False,
         as_json: json_option = False,
     ) -> None:
         """Summarize metered operations of a tenant (cloud-stubs)."""
@@ -69,14 +72,20 @@ def register(cli: Any, plugin: "CloudStubs") -> None:
             "total": summary.total,
             "by_action": dict(summary.by_action),
         }
-        if outbox:
+        if flush:
+            from lanterna_cloud_stubs.metering import FileSink
+
+            data["flushed"] = plugin.metering.flush(FileSink(plugin.settings.meter_sink))
+        if outbox or flush:
             data["outbox_unsent"] = len(plugin.metering.unsent(limit=1_000_000))
         if as_json:
             return _json(data)
         print(f"usage of {name} from {data['since']} to {data['until']}: {summary.total} operations")
         for action, count in sorted(summary.by_action.items(), key=lambda kv: (-kv[1], kv[0])):
             print(f"  {action:<40} {count}")
-        if outbox:
+        if flush:
+            print(f"sent {data['flushed']} meter events to {plugin.settings.meter_sink}")
+        if outbox or flush:
             print(f"meter events not yet sent: {data['outbox_unsent']}")
 
     audit = typer.Typer(help="Inspect the hash-chained audit log (cloud-stubs).", no_args_is_help=True)

@@ -19,6 +19,7 @@ class Settings:
     local_tenant: str | None
     local_roles: tuple[str, ...]
     usage_db: Path
+    meter_sink: Path
     audit_log: Path
     license_dir: Path
     license_state: Path
@@ -54,6 +55,7 @@ class Settings:
             local_tenant=str(section["tenant"]) if section.get("tenant") else None,
             local_roles=tuple(roles),
             usage_db=path("usage_db", data / "usage.sqlite3"),
+            meter_sink=path("meter_sink", data / "meter-events.jsonl"),
             audit_log=path("audit_log", data / "audit.jsonl"),
             license_dir=path("license_dir", state / "licenses"),
             license_state=state / "license-state.json",
