@@ -89,6 +89,8 @@ class AuditLog:
             ) from None
 
     def _write_head(self, seq: int, digest: str) -> None:
+        # Not fsync'd: after a crash the head can only lag behind the fsync'd log, and a log
+        # longer than its head is accepted by verify; a head ahead of the log is truncation.
         if self._head_fd is None:
             self._head_fd = os.open(self.head_path, os.O_RDWR | os.O_CREAT, 0o600)
         os.pwrite(self._head_fd, f"{seq:020d} {digest}\n".encode(), 0)
