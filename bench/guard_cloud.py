@@ -1,6 +1,6 @@
 """Added latency of one guarded call with lanterna-cloud-stubs, against the core alone.
 
-    python bench/guard_cloud.py [--calls 500] [--dir PATH]
+    python bench/guard_cloud.py [--calls 500] [--dir PATH] [--keep]
 
 Runs the same no-op operation through ``Guard.operation`` with the core's built-ins only and
 with the cloud plugin loaded from its entry point (API key over HTTP, policy, quota check,
@@ -45,6 +45,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calls", type=int, default=500)
     parser.add_argument("--dir", type=Path, default=None, help="where the Lanterna home is created")
+    parser.add_argument("--keep", action="store_true", help="keep the Lanterna home afterwards")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="lanterna-bench-", dir=args.dir))
     os.environ["LANTERNA_HOME"] = str(home)
@@ -89,6 +90,10 @@ def main() -> int:
     other = "key lookup, policy, quota query, plan, JSON, audit write"
     print(f"  everything else:          {rest:9.1f} µs  ({rest / added:6.1%}; {other})")
     plugin.shutdown()
+    if not args.keep:
+        import shutil
+
+        shutil.rmtree(home, ignore_errors=True)
     return 0
 
 
