@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from lanterna.config import env_flag
 from lanterna.plugins import HookFailed, PluginHost
-from lanterna.types import FREE_PLAN, AuditEvent, Plan, RequestContext, SecurityEvent, UsageEvent
+from lanterna.types import FREE_PLAN, AuditEvent, Plan, Refused, RequestContext, SecurityEvent, UsageEvent
 
 T = TypeVar("T")
 
@@ -144,6 +144,8 @@ class Operation:
         try:
             identity = host.call("tenant_from_request", firstresult=True, request=request)
         except HookFailed as failure:
+            if isinstance(failure.error, Refused):
+                raise Denied("tenancy", f"request refused: {failure.error}") from None
             raise Denied("tenancy", f"request refused: {failure}") from None
         if identity is None:
             raise Denied("tenancy", "no tenant could be resolved for this request; configure a tenancy plugin")
@@ -161,6 +163,8 @@ class Operation:
         try:
             answers = host.call(hook, request=self.request, **kwargs)
         except HookFailed as failure:
+            if isinstance(failure.error, Refused):
+                raise Denied(stage, str(failure.error)) from None
             raise Denied(stage, f"denied because {failure}") from None
         for plugin, answer in answers:
             if answer is False or isinstance(answer, str):

@@ -42,8 +42,11 @@ def tenant_from_request(request: RequestContext) -> Identity | None:
     ``request.headers`` carries the HTTP headers (``authorization``, ``x-tenant-id``) for
     the HTTP transport; stdio and CLI requests carry none. Return ``None`` to let the next
     implementation decide; the built-in one (called last) answers with the tenant from the
-    configuration (``[tenancy] default_tenant``, default ``local``). Raise to refuse the
-    request: the guard denies it and names your plugin.
+    configuration (``[tenancy] default_tenant``, default ``local``). Raise
+    ``lanterna.types.Refused("what is wrong; what to do")`` to refuse the request (a bad
+    key, an unknown tenant): the guard denies with that reason, which must hold no secret,
+    and it is not counted as a plugin failure. Any other exception also denies, naming your
+    plugin, and is counted as a failure.
     """
 
 

@@ -21,6 +21,7 @@ import pluggy
 
 from lanterna import PLUGIN_API_VERSION, __version__, hookspecs
 from lanterna.config import Config, env_flag, env_list, load_config, state_dir
+from lanterna.types import Refused
 
 ENTRY_POINT_GROUP = "lanterna"
 SUPPORTED_PLUGIN_APIS = frozenset({PLUGIN_API_VERSION})
@@ -125,6 +126,13 @@ class PluginHost:
         except BaseException as exc:  # noqa: BLE001 - a plugin may raise anything, SystemExit included
             return self._fail(info, f"import failed: {type(exc).__name__}: {_one_line(exc)}")
         api = getattr(plugin, "LANTERNA_PLUGIN_API", PLUGIN_API_VERSION)
+        if api in SUPPORTED_PLUGIN_APIS and isinstance(plugin, type):
+            # An entry point naming a class gets an instance built with the host's config,
+            # like the built-ins, so per-host state (paths, caches) follows that config.
+            try:
+                plugin = plugin(self.config)
+            except BaseException as exc:  # noqa: BLE001
+                return self._fail(info, f"could not be set up: {type(exc).__name__}: {_one_line(exc)}")
         if api not in SUPPORTED_PLUGIN_APIS:
             supported = ", ".join(str(v) for v in sorted(SUPPORTED_PLUGIN_APIS))
             return self._fail(
@@ -192,7 +200,8 @@ class PluginHost:
                 try:
                     result = impl.function(*[kwargs[name] for name in impl.argnames])
                 except BaseException as exc:
-                    self.record_failure(hook, impl.plugin_name, exc)
+                    if not isinstance(exc, Refused):  # a refusal is a decision, not a plugin failure
+                        self.record_failure(hook, impl.plugin_name, exc)
                     if not isolate:
                         raise HookFailed(hook, impl.plugin_name, exc) from exc
                     continue

@@ -14,6 +14,14 @@ Outcome = Literal["success", "error", "denied", "started"]
 Severity = Literal["info", "warning", "error", "critical"]
 
 
+class Refused(Exception):
+    """Raised by a decision hook to refuse a request on purpose: a bad key, an unknown tenant.
+
+    The guard denies with this message as the reason (so it must say what to do and never
+    contain a secret); unlike any other exception it is not counted as a plugin failure.
+    """
+
+
 def new_request_id() -> str:
     return os.urandom(8).hex()
 

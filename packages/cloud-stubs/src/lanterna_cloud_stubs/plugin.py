@@ -1,0 +1,182 @@
+"""The plugin object the ``cloud`` entry point names: one instance per plugin host.
+
+Each hook delegates to a part with one job; parts are built on first use so that loading
+the plugin (every CLI start does) costs next to nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from lanterna import hookimpl
+from lanterna.config import Config
+from lanterna.types import AuditEvent, Identity, Plan, RequestContext, SecurityEvent, UsageEvent, UsageSummary
+from lanterna_cloud_stubs.settings import Settings
+
+T = TypeVar("T")
+_build_lock = threading.RLock()
+
+
+class cached_property(Generic[T]):
+    """functools.cached_property, but built under a lock on every Python (3.12 dropped it)."""
+
+    def __init__(self, build: Callable[[Any], T]) -> None:
+        self.build = build
+        self.name = build.__name__
+
+    def __get__(self, obj: Any, owner: type | None = None) -> T:
+        if obj is None:
+            return self  # type: ignore[return-value]
+        try:
+            return obj.__dict__[self.name]
+        except KeyError:
+            with _build_lock:
+                if self.name not in obj.__dict__:
+                    obj.__dict__[self.name] = self.build(obj)
+                return obj.__dict__[self.name]
+
+
+if TYPE_CHECKING:
+    from lanterna_cloud_stubs.audit import AuditLog
+    from lanterna_cloud_stubs.entitlements import Entitlements
+    from lanterna_cloud_stubs.keys import KeyStore
+    from lanterna_cloud_stubs.metering import Metering
+    from lanterna_cloud_stubs.policy import Policy
+    from lanterna_cloud_stubs.tenancy import Tenancy
+
+
+class CloudStubs:
+    LANTERNA_PLUGIN_API = 1
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.settings = Settings.from_config(config)
+
+    # -- parts -------------------------------------------------------------------------
+
+    @cached_property
+    def keys(self) -> KeyStore:
+        from lanterna_cloud_stubs.keys import KeyStore
+
+        return KeyStore(self.settings.keys_file)
+
+    @cached_property
+    def tenancy(self) -> Tenancy:
+        from lanterna_cloud_stubs.tenancy import Tenancy
+
+        default = self.config.get("tenancy", "default_tenant")
+        return Tenancy(self.settings, self.keys, str(default) if default else None)
+
+    @cached_property
+    def policy(self) -> Policy:
+        from lanterna_cloud_stubs.policy import Policy
+
+        return Policy.load(self.settings.policy_file)
+
+    @cached_property
+    def metering(self) -> Metering:
+        from lanterna_cloud_stubs.metering import Metering
+
+        return Metering(self.settings.usage_db, self.settings.meter_event_name)
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        from lanterna_cloud_stubs.audit import AuditLog
+
+        return AuditLog(self.settings.audit_log)
+
+    @cached_property
+    def entitlements(self) -> Entitlements:
+        from lanterna_cloud_stubs.entitlements import Entitlements
+
+        return Entitlements(self.settings, on_security=self._security)
+
+    def local_tenant(self) -> str:
+        return self.tenancy.identify(RequestContext(transport="cli")).tenant
+
+    def _security(self, kind: str, severity: str, message: str, tenant: str | None) -> None:
+        record = {"kind": "security", "type": kind, "severity": severity, "message": message, "tenant": tenant}
+        self.audit.append(record)
+
+    # -- tenancy -----------------------------------------------------------------------
+
+    @hookimpl
+    def tenant_from_request(self, request: RequestContext) -> Identity:
+        return self.tenancy.identify(request)
+
+    @hookimpl
+    def authorize(self, request: RequestContext, action: str, resource: str) -> str | None:
+        return self.policy.decide(request.roles, action, resource)
+
+    # -- metering ----------------------------------------------------------------------
+
+    @hookimpl
+    def check_quota(self, request: RequestContext, plan: Plan) -> str | None:
+        return self.metering.check_quota(request.tenant or "", request.request_id, plan)
+
+    @hookimpl
+    def record_usage(self, request: RequestContext, event: UsageEvent) -> None:
+        self.metering.record(event, request.request_id)
+
+    @hookimpl
+    def usage_summary(self, tenant: str, since: float, until: float) -> UsageSummary:
+        return self.metering.summary(tenant, since, until)
+
+    # -- audit -------------------------------------------------------------------------
+
+    @hookimpl
+    def record_audit_event(self, event: AuditEvent) -> None:
+        if event.outcome == "denied" and "metering" in self.__dict__:
+            self.metering.release(event.request_id)
+        self.audit.append(
+            {
+                "kind": "audit",
+                "time": event.time,
+                "tenant": event.tenant,
+                "actor": event.actor,
+                "action": event.action,
+                "resource": event.resource,
+                "outcome": event.outcome,
+                "request_id": event.request_id,
+                "transport": event.transport,
+                "reason": event.reason,
+            }
+        )
+
+    @hookimpl
+    def record_security_event(self, event: SecurityEvent) -> None:
+        self.audit.append(
+            {
+                "kind": "security",
+                "time": event.time,
+                "type": event.kind,
+                "severity": event.severity,
+                "message": event.message,
+                "tenant": event.tenant,
+                "actor": event.actor,
+                "request_id": event.request_id,
+                "detail": dict(event.detail),
+            }
+        )
+
+    # -- entitlements ------------------------------------------------------------------
+
+    @hookimpl
+    def active_plan(self, request: RequestContext) -> Plan:
+        return self.entitlements.evaluate(request.tenant or self.local_tenant()).plan
+
+    # -- surfaces and lifecycle --------------------------------------------------------
+
+    @hookimpl
+    def register_commands(self, cli: Any) -> None:
+        from lanterna_cloud_stubs.commands import register
+
+        register(cli, self)
+
+    @hookimpl
+    def shutdown(self) -> None:
+        for part in ("metering", "audit"):
+            if part in self.__dict__:
+                getattr(self, part).close()

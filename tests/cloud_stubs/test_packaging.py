@@ -1,0 +1,46 @@
+"""The distribution: its own licence, two dependencies, one entry point, no key, a cheap import."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from importlib.metadata import distribution
+from pathlib import Path
+
+import lanterna_cloud_stubs
+
+
+def test_metadata_declares_its_licence_dependencies_and_entry_point() -> None:
+    dist = distribution("lanterna-cloud-stubs")
+    assert dist.metadata["License-Expression"] == "Apache-2.0"
+    requires = {re.split(r"[<>=!~ ;\[]", r, maxsplit=1)[0].lower() for r in dist.requires or []}
+    assert requires == {"lanterna", "cryptography"}
+    (ep,) = [e for e in dist.entry_points if e.group == "lanterna"]
+    assert (ep.name, ep.value) == ("cloud", "lanterna_cloud_stubs.plugin:CloudStubs")
+
+
+def test_no_private_key_ships_in_the_package() -> None:
+    package = Path(lanterna_cloud_stubs.__file__).parent
+    for path in package.rglob("*"):
+        if path.is_file():
+            assert path.suffix not in {".pem", ".key"}, path
+            data = path.read_bytes()
+            assert b"PRIVATE KEY-----" not in data, path
+
+
+def test_loading_the_plugin_imports_no_heavy_library(tmp_path: Path) -> None:
+    code = (
+        "import sys; from lanterna.plugins import PluginHost; h = PluginHost();"
+        " assert h.pm.get_plugin('cloud') is not None, [p.as_dict() for p in h.plugins];"
+        " print(sorted(m for m in ('cryptography', 'sqlite3', 'urllib.request', 'http.server') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"LANTERNA_LOAD_PLUGINS": "cloud", "PATH": "/usr/bin:/bin", "LANTERNA_HOME": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
