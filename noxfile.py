@@ -10,7 +10,7 @@ from pathlib import Path
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "tests", "core_only", "build"]
+nox.options.sessions = ["lint", "tests", "core_only", "cloud_stubs", "build"]
 nox.options.error_on_missing_interpreters = True
 
 ROOT = Path(__file__).parent
@@ -18,7 +18,7 @@ CORE = "packages/core"
 TEST_PLUGINS = sorted(glob.glob("tests/plugins/*/"))
 TEST_DEPS = ["pytest>=8", "anyio>=4"]
 #: The plugin wheels of this repository (folder -> import package); later issues add theirs.
-PLUGIN_PACKAGES: dict[str, str] = {}
+PLUGIN_PACKAGES: dict[str, str] = {"packages/cloud-stubs": "lanterna_cloud_stubs"}
 
 
 def build_wheel(session: nox.Session, folder: str, outdir: Path) -> Path:
@@ -52,7 +52,18 @@ def core_only(session: nox.Session) -> None:
     session.install("build")
     wheel = build_wheel(session, CORE, outdir)
     session.install(str(wheel), *TEST_DEPS, *TEST_PLUGINS)
-    session.run("pytest", "tests/core", *session.posargs, env={"LANTERNA_CORE_ONLY": "1"})
+    session.run("pytest", "tests/core", "tests/testing", *session.posargs, env={"LANTERNA_CORE_ONLY": "1"})
+
+
+@nox.session
+def cloud_stubs(session: nox.Session) -> None:
+    """The core and cloud-stubs wheels together in a fresh venv, running the plugin's tests."""
+    outdir = Path(session.create_tmp()) / "wheels"
+    shutil.rmtree(outdir, ignore_errors=True)
+    session.install("build")
+    wheels = [build_wheel(session, folder, outdir) for folder in (CORE, "packages/cloud-stubs")]
+    session.install(*map(str, wheels), *TEST_DEPS)
+    session.run("pytest", "tests/cloud_stubs", "tests/testing", *session.posargs)
 
 
 @nox.session

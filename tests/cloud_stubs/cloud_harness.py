@@ -8,12 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lanterna_cloud_stubs import devsign
-from lanterna_cloud_stubs.plugin import CloudStubs
-
 from lanterna.guard import Guard
 from lanterna.plugins import PluginHost, get_host, reset_host
 from lanterna.types import RequestContext
+from lanterna_cloud_stubs import devsign
+from lanterna_cloud_stubs.plugin import CloudStubs
 
 
 def toml_value(value: Any) -> str:

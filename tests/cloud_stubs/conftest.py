@@ -19,6 +19,7 @@ if importlib.util.find_spec("lanterna_cloud_stubs") is None:
 @pytest.fixture(scope="session")
 def dev_key(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from cloud_harness import DevKey
+
     from lanterna_cloud_stubs import devsign
 
     directory = tmp_path_factory.mktemp("dev-keys")

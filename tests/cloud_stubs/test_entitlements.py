@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 from cloud_harness import Cloud, lanterna
-from lanterna_cloud_stubs.licensefile import LicenseError
-from lanterna_cloud_stubs.validator import LocalValidator
 
 from lanterna.guard import Denied
 from lanterna.types import RequestContext
+from lanterna_cloud_stubs.licensefile import LicenseError
+from lanterna_cloud_stubs.validator import LocalValidator
 
 DAY = 86400
 FEATURE = "memory.long_term"

@@ -9,10 +9,10 @@ import time
 
 import pytest
 from cloud_harness import Cloud
-from lanterna_cloud_stubs.metering import FileSink
 
 from lanterna.guard import Denied, Guard
 from lanterna.types import RequestContext
+from lanterna_cloud_stubs.metering import FileSink
 
 
 def rows(cloud: Cloud, sql: str) -> list[tuple]:
