@@ -22,7 +22,6 @@ from typing import Any
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError as MCPToolError
-from mcp.server.mcpserver.utilities.context_injection import find_context_parameter
 
 from lanterna import __version__
 from lanterna.guard import Denied, Guard
@@ -72,6 +71,11 @@ class Lifecycle:
         self.host.call("shutdown", isolate=True)
 
 
+def _is_context(annotation: Any) -> bool:
+    candidates = (annotation, *typing.get_args(annotation))
+    return any(inspect.isclass(c) and issubclass(c, Context) for c in candidates)
+
+
 def request_from_context(ctx: Context | None, transport: Transport) -> RequestContext:
     """The request as the guard sees it: HTTP headers when there are any, else ``transport``."""
     headers = None
@@ -88,14 +92,19 @@ def request_from_context(ctx: Context | None, transport: Transport) -> RequestCo
 def guarded_tool(spec: ToolSpec, guard: Guard, transport: Transport) -> Callable[..., Any]:
     """A function with ``spec.fn``'s schema whose body runs ``spec.fn`` inside the guard."""
     fn = spec.fn
-    own_context = find_context_parameter(fn)
-    signature = inspect.signature(fn, eval_str=True)
-    hints = typing.get_type_hints(fn, include_extras=True)
-    params = list(signature.parameters.values())
+    try:
+        # ``Context`` resolves even when the plugin imported it only under TYPE_CHECKING.
+        hints = typing.get_type_hints(fn, localns={"Context": Context}, include_extras=True)
+    except Exception as exc:
+        raise ValueError(f"tool '{spec.name}': cannot resolve its type annotations ({exc})") from exc
+    own_context = next((n for n, a in hints.items() if n != "return" and _is_context(a)), None)
+    signature = inspect.signature(fn)
+    params = [p.replace(annotation=hints.get(p.name, p.annotation)) for p in signature.parameters.values()]
     context_name = own_context or CONTEXT_PARAMETER
     if own_context is None:
         params.append(inspect.Parameter(CONTEXT_PARAMETER, inspect.Parameter.KEYWORD_ONLY, annotation=Context))
         hints[CONTEXT_PARAMETER] = Context
+    return_annotation = hints.get("return", signature.return_annotation)
 
     def prepare(kwargs: dict[str, Any]) -> tuple[RequestContext, str]:
         ctx = kwargs[context_name] if own_context else kwargs.pop(context_name, None)
@@ -138,7 +147,7 @@ def guarded_tool(spec: ToolSpec, guard: Guard, transport: Transport) -> Callable
     wrapper.__qualname__ = spec.name
     wrapper.__doc__ = spec.description
     wrapper.__module__ = getattr(fn, "__module__", __name__)
-    wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__signature__ = signature.replace(parameters=params, return_annotation=return_annotation)  # type: ignore[attr-defined]
     wrapper.__annotations__ = hints
     wrapper.lanterna_spec = spec  # type: ignore[attr-defined]
     return wrapper

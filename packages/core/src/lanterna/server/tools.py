@@ -19,10 +19,12 @@ How a plugin registers tools (the ``register_mcp_tools`` hook)::
   the tenant and user come from the request, via ``lanterna.guard.current_request()``.
 - ``action`` defaults to ``tool.<name>``; ``resource`` is a string or a callable that gets
   the tool's arguments as a dict and returns one; ``feature`` names an entitlement.
-- A parameter annotated with the MCP SDK's ``mcp.server.mcpserver.Context`` (import it
-  inside your hook or under ``TYPE_CHECKING``) receives the call's context, e.g. for
-  ``await ctx.report_progress(done, total)`` in an ``async def`` tool. It is not part of the
-  input schema.
+- A parameter annotated ``Context`` (the MCP SDK's ``mcp.server.mcpserver.Context``)
+  receives the call's context, e.g. for ``await ctx.report_progress(done, total)`` in an
+  ``async def`` tool; it is not part of the input schema. Import it only under
+  ``if TYPE_CHECKING:`` (with ``from __future__ import annotations``): the server resolves
+  the name ``Context`` itself, and your plugin module stays free of the MCP import, which
+  costs every ``lanterna`` command over a second.
 - Raise ``lanterna.server.tools.ToolError("what went wrong; what to do")`` for an error the
   user can act on: its message reaches the client. Any other exception reaches the client
   as a generic one-line error naming the tool and plugin (its text stays in the server log).
@@ -156,10 +158,13 @@ def collect_tools(host: PluginHost) -> ToolRegistry:
     """Ask every plugin for its tools. A plugin whose hook raises is reported, not fatal.
 
     Each implementation of ``register_mcp_tools`` is called on its own (as
-    ``host.call(..., isolate=True)`` does) so every tool is attributed to its plugin.
+    ``host.call(..., isolate=True)`` does) so every tool is attributed to its plugin. The
+    core's built-in plugins register first, so their tool names cannot be taken over.
     """
     registry = ToolRegistry()
-    for impl in host.implementations("register_mcp_tools"):
+    builtin = {p.name for p in host.plugins if p.builtin}
+    impls = sorted(host.implementations("register_mcp_tools"), key=lambda i: i.plugin_name not in builtin)
+    for impl in impls:
         register = registry.registrar(impl.plugin_name)
         try:
             impl.function(*[{"register": register}[arg] for arg in impl.argnames])
