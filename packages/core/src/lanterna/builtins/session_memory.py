@@ -83,7 +83,7 @@ class SessionMemory:
     def session_search_commits(
         self, query: str, limit: int = 20, regex: bool = False, all_branches: bool = False
     ) -> dict[str, Any]:
-        """Search commit messages (case-insensitive). regex: treat query as a regular expression.
+        """Search commit messages (case-insensitive). regex: treat query as an extended regular expression.
 
         all_branches: search every branch and tag, not only the history of HEAD.
         """

@@ -36,11 +36,12 @@ class GitRepo:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self._top: Path | None = None  # once known, git runs there so pathspecs are root-relative
 
     # -- running git -------------------------------------------------------------------
 
     def _command(self, args: list[str]) -> list[str]:
-        return ["git", "-C", str(self.path), "-c", "core.quotePath=false", "-c", "color.ui=never", *args]
+        return ["git", "-C", str(self._top or self.path), "-c", "core.quotePath=false", "-c", "color.ui=never", *args]
 
     def run(self, *args: str, ok_codes: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
         try:
@@ -75,7 +76,8 @@ class GitRepo:
                 f"{self.path} is not inside a git repository; start the server in one"
                 " or set [session] repo / LANTERNA_REPO"
             )
-        return Path(proc.stdout.strip())
+        self._top = Path(proc.stdout.strip())
+        return self._top
 
     def has_commits(self) -> bool:
         return self.run("rev-parse", "--verify", "--quiet", "HEAD", ok_codes=(0, 1, 128)).returncode == 0
@@ -153,7 +155,7 @@ class GitRepo:
             return []
         args = ["log", f"--max-count={_clamp(limit, 1, MAX_LIMIT)}", f"--format={_LOG_FORMAT}", "--name-status"]
         if grep is not None:
-            args += [f"--grep={grep}", "--regexp-ignore-case"] + ([] if regex else ["--fixed-strings"])
+            args += [f"--grep={grep}", "--regexp-ignore-case", "--extended-regexp" if regex else "--fixed-strings"]
         if all_refs:
             args.append("--all")
         if follow:
