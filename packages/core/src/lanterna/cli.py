@@ -256,11 +256,15 @@ def uninstall_command(
 @app.command("serve")
 def serve_command(
     http: Annotated[bool, typer.Option("--http", help="Serve streamable HTTP at /mcp instead of stdio.")] = False,
-    host: Annotated[str, typer.Option("--host", help="Address to bind with --http (loopback by default).")] = "127.0.0.1",
+    host: Annotated[str, typer.Option("--host", help="Address to bind with --http (loopback by default).")] = (
+        "127.0.0.1"
+    ),
     port: Annotated[int, typer.Option("--port", help="Port to bind with --http.")] = 8765,
     allow_unauthenticated: Annotated[
         bool,
-        typer.Option("--allow-unauthenticated", help="Bind a non-loopback address although no plugin authorizes requests."),
+        typer.Option(
+            "--allow-unauthenticated", help="Bind a non-loopback address although no plugin authorizes requests."
+        ),
     ] = False,
 ) -> None:
     """Run the MCP server: stdio by default (for an assistant to start), or streamable HTTP."""
