@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 SECRET_IN_ERROR = "sk-test-do-not-leak-0123456789"
 
+print("noise printed while the plugin module is imported")
+
 
 def probe_boom(text: str = "x") -> str:
     """Always raises an unexpected error whose text must not reach the client."""
@@ -66,3 +68,18 @@ def register_mcp_tools(register: Callable[..., None]) -> None:
     register(probe_progress)
     register(probe_not_a_tool)
     register(session_branch)
+    register(probe_noisy)
+
+
+def probe_noisy() -> str:
+    """Writes to stdout from Python and straight to file descriptor 1: neither may reach the wire."""
+    import os
+
+    print("noise from print()")
+    os.write(1, b"noise written to fd 1\n")
+    return "quiet answer"
+
+
+@hookimpl
+def startup(config: Any) -> None:
+    print("noise from the startup hook")
