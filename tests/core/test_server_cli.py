@@ -20,9 +20,9 @@ try:
     main()
 except SystemExit:
     pass
-heavy = sorted({m.split(".")[0] for m in sys.modules} & set(HEAVY))
+heavy = sorted({m.split(".")[0] for m in sys.modules} & set(HEAVY_NAMES))
 sys.stderr.write("HEAVY=" + json.dumps(heavy) + "\\n")
-""".replace("HEAVY", repr(HEAVY))
+""".replace("HEAVY_NAMES", repr(HEAVY))
 
 
 def lanterna(home: Path, *args: str, plugins: str = "", cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
