@@ -1,5 +1,5 @@
 """``python -m lanterna`` runs the CLI."""
 
-from lanterna.cli import main
+from lanterna.launch import main
 
 main()

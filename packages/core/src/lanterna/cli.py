@@ -268,22 +268,12 @@ def serve_command(
     ] = False,
 ) -> None:
     """Run the MCP server: stdio by default (for an assistant to start), or streamable HTTP."""
-    from lanterna.server.serve import ServeRefused, check_bind, serve_http, serve_stdio
+    from lanterna.server.serve import ServeRefused, serve
 
-    plugin_host = get_host()
-    if not http:
-        if host != "127.0.0.1" or port != 8765 or allow_unauthenticated:
-            raise fail("--host, --port and --allow-unauthenticated only apply with --http", 2)
-        return serve_stdio(plugin_host)
-    if not 0 < port < 65536:
-        raise fail(f"port {port} is out of range; give a port between 1 and 65535", 2)
     try:
-        warning = check_bind(plugin_host, host, allow_unauthenticated)
+        serve(get_host(), http=http, address=host, port=port, allow_unauthenticated=allow_unauthenticated)
     except ServeRefused as exc:
-        raise fail(str(exc), 2) from None
-    if warning:
-        print(f"lanterna: {warning}", file=sys.stderr)
-    serve_http(plugin_host, host, port)
+        raise fail(str(exc), exc.code) from None
 
 
 @app.command("tools")

@@ -13,7 +13,25 @@ LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost
 
 
 class ServeRefused(Exception):
-    """The server must not start as asked; the message says what to do."""
+    """The server must not start as asked; the message says what to do, ``code`` is the exit status."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def serve(host: PluginHost, *, http: bool, address: str, port: int, allow_unauthenticated: bool) -> None:
+    """``lanterna serve``: validate the options, then serve until the client goes away."""
+    if not http:
+        if address != "127.0.0.1" or port != DEFAULT_PORT or allow_unauthenticated:
+            raise ServeRefused("--host, --port and --allow-unauthenticated only apply with --http")
+        return serve_stdio(host)
+    if not 0 < port < 65536:
+        raise ServeRefused(f"port {port} is out of range; give a port between 1 and 65535")
+    warning = check_bind(host, address, allow_unauthenticated)
+    if warning:
+        print(f"lanterna: {warning}", file=sys.stderr)
+    return serve_http(host, address, port)
 
 
 def is_loopback(host: str) -> bool:
