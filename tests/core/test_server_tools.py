@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
 from mcp import Client
 from server_helpers import audit_events, commit_file, init_repo, text_of
 
+from lanterna import hookimpl
 from lanterna.plugins import get_host
 from lanterna.server.app import build_server
 from lanterna.server.tools import ToolRegistry, collect_tools
@@ -178,9 +180,34 @@ async def test_tool_arguments_are_validated_by_schema(repo: Path) -> None:
     assert "limit" in text_of(result)
 
 
-async def test_startup_runs_in_the_background_and_shutdown_at_the_end(repo: Path) -> None:
-    server = build_server()
-    lifecycle = server.lanterna_lifecycle
+class SlowStart:
+    """A plugin whose startup blocks until the test lets it go."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.calls: list[str] = []
+
+    @hookimpl
+    def startup(self, config: object) -> None:
+        self.calls.append("startup")
+        self.release.wait(30)
+        self.calls.append("started")
+
+    @hookimpl
+    def shutdown(self) -> None:
+        self.calls.append("shutdown")
+
+
+async def test_tools_list_is_answered_while_startup_is_still_running(repo: Path) -> None:
+    host = get_host()
+    slow = SlowStart()
+    assert host.register(slow, "slow_start").status == "loaded"
+    server = build_server(host)
     async with Client(server) as client:
-        await client.list_tools()
-        assert lifecycle.ready.wait(5)
+        names = {t.name for t in (await client.list_tools()).tools}
+        assert "session_branch" in names
+        assert slow.calls == ["startup"]  # tools/list did not wait for the backend
+        assert not (await client.call_tool("session_status", {})).is_error
+        slow.release.set()
+        assert server.lanterna_lifecycle.ready.wait(10)
+    assert slow.calls == ["startup", "started", "shutdown"]

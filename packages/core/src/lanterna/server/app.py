@@ -62,12 +62,15 @@ class Lifecycle:
         finally:
             self.ready.set()
 
-    def stop(self) -> None:
+    def stop(self, wait_s: float = 30.0) -> None:
+        """Wait (bounded) for a start-up still running, then call ``shutdown``."""
         with self._lock:
             thread, self._thread = self._thread, None
         if thread is None:
             return
-        thread.join()
+        thread.join(wait_s)
+        if thread.is_alive():
+            log.warning("the startup hook was still running after %.0f s; shutting down anyway", wait_s)
         self.host.call("shutdown", isolate=True)
 
 
