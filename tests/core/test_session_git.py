@@ -217,3 +217,12 @@ async def test_configured_repository_wins_over_cwd(repo: Path, tmp_path: Path, m
 def test_git_repo_root_of_a_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(GitError, match="does not exist"):
         GitRepo(tmp_path / "gone").root()
+
+
+async def test_a_commit_touching_many_files_lists_the_first_ones_and_counts_the_rest(repo: Path) -> None:
+    for i in range(60):
+        (repo / f"gen{i:02}.txt").write_text(f"{i}\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "Generate sixty files")
+    newest = (await ok("session_log", {"limit": 1}))["commits"][0]
+    assert len(newest["files"]) == 50 and newest["more_files"] == 10

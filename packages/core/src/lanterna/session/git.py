@@ -16,6 +16,8 @@ TIMEOUT_S = 30.0
 DEFAULT_DIFF_BYTES = 64 * 1024
 MAX_DIFF_BYTES = 1024 * 1024
 MAX_LIMIT = 200
+#: Changed files listed per commit; the rest are counted in ``more_files``.
+MAX_FILES_PER_COMMIT = 50
 
 # Fields of one commit in `git log` output: record separator, then unit-separated fields.
 _LOG_FORMAT = "%x1e%H%x1f%h%x1f%an%x1f%ae%x1f%aI%x1f%s%x1f%b%x1f"
@@ -306,6 +308,10 @@ def _parse_log(out: str) -> list[dict[str, Any]]:
             if len(fields) == 3:
                 item["from"] = fields[1]
             files.append(item)
+        commit: dict[str, Any] = {}
+        if len(files) > MAX_FILES_PER_COMMIT:
+            commit["more_files"] = len(files) - MAX_FILES_PER_COMMIT
+            files = files[:MAX_FILES_PER_COMMIT]
         commits.append(
             {
                 "sha": sha,
@@ -316,6 +322,7 @@ def _parse_log(out: str) -> list[dict[str, Any]]:
                 "subject": subject,
                 "message": (subject + ("\n\n" + body.strip() if body.strip() else "")),
                 "files": files,
+                **commit,
             }
         )
     return commits
