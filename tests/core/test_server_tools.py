@@ -110,6 +110,8 @@ async def test_a_raising_tool_is_an_mcp_error_and_the_server_stays_up(repo: Path
         assert "probe_boom" in message and "mcp_tools" in message and "RuntimeError" in message
         assert SECRET_IN_ERROR not in message
         assert "\n" not in message
+        exited = await client.call_tool("probe_exit", {})
+        assert exited.is_error and "SystemExit" in text_of(exited)
         after = await client.call_tool("session_branch", {})
         assert not after.is_error
         assert after.structured_content["branch"] == "main"

@@ -23,6 +23,13 @@ def probe_boom(text: str = "x") -> str:
     raise RuntimeError(f"exploded with token {SECRET_IN_ERROR}")
 
 
+def probe_exit() -> str:
+    """Calls sys.exit(): the server must not stop."""
+    import sys
+
+    sys.exit(3)
+
+
 def probe_whoami() -> dict[str, Any]:
     """The request as the tool sees it, and the thread it runs on."""
     request = current_request()
@@ -69,6 +76,7 @@ def register_mcp_tools(register: Callable[..., None]) -> None:
     register(probe_not_a_tool)
     register(session_branch)
     register(probe_noisy)
+    register(probe_exit)
 
 
 def probe_noisy() -> str:

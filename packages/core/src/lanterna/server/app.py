@@ -114,7 +114,7 @@ def guarded_tool(spec: ToolSpec, guard: Guard, transport: Transport) -> Callable
         arguments = {k: v for k, v in kwargs.items() if k != context_name}
         return request_from_context(ctx, transport), spec.resource_for(arguments)
 
-    def failure(exc: Exception) -> MCPToolError:
+    def failure(exc: BaseException) -> MCPToolError:
         if isinstance(exc, Denied):
             return MCPToolError(exc.reason)
         if isinstance(exc, (ToolError, MCPToolError)):
@@ -129,21 +129,21 @@ def guarded_tool(spec: ToolSpec, guard: Guard, transport: Transport) -> Callable
     if inspect.iscoroutinefunction(fn):
 
         async def wrapper(**kwargs: Any) -> Any:
-            request, resource = prepare(kwargs)
             try:
+                request, resource = prepare(kwargs)
                 with guard.operation(request, spec.action, resource, feature=spec.feature):
                     return await fn(**kwargs)
-            except Exception as exc:  # every failure becomes an MCP error
+            except (Exception, SystemExit) as exc:  # every failure becomes an MCP error; exit() stops no server
                 raise failure(exc) from exc
 
     else:
 
         def wrapper(**kwargs: Any) -> Any:  # type: ignore[misc]
-            request, resource = prepare(kwargs)
             try:
+                request, resource = prepare(kwargs)
                 with guard.operation(request, spec.action, resource, feature=spec.feature):
                     return fn(**kwargs)
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:
                 raise failure(exc) from exc
 
     wrapper.__name__ = spec.name
