@@ -88,6 +88,20 @@ def probe_noisy() -> str:
     return "quiet answer"
 
 
+def _lifecycle(event: str) -> None:
+    import os
+    from pathlib import Path
+
+    with (Path(os.environ["LANTERNA_HOME"]) / "probe-lifecycle.txt").open("a") as fh:
+        fh.write(event + "\n")
+
+
 @hookimpl
 def startup(config: Any) -> None:
     print("noise from the startup hook")
+    _lifecycle("startup")
+
+
+@hookimpl
+def shutdown() -> None:
+    _lifecycle("shutdown")

@@ -74,13 +74,26 @@ def _quiet_logging() -> None:
     root.setLevel(logging.WARNING)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def serve_stdio(host: PluginHost) -> None:
+    """Serve until stdin closes or SIGTERM/SIGINT arrives; the ``shutdown`` hook runs either way."""
+    import signal
+
     from lanterna.server.app import build_server
 
     _quiet_logging()
     server = build_server(host, transport="stdio")
-    _quiet_logging()  # the SDK installs its own handler; keep ours (stderr, one line per record)
-    server.run("stdio")
+    _quiet_logging()  # the SDK may install its own handler; keep ours (stderr, one line per record)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        server.run("stdio")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.lanterna_lifecycle.stop()  # a no-op when the server's lifespan already stopped it
 
 
 def serve_http(host: PluginHost, address: str, port: int) -> None:
