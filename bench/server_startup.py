@@ -102,8 +102,14 @@ class Session:
 def make_repo(root: Path) -> Path:
     repo = root / "repo"
     repo.mkdir()
-    env = {**os.environ, "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "b@example.com",
-           "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "b@example.com", "GIT_CONFIG_GLOBAL": os.devnull}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "Bench",
+        "GIT_AUTHOR_EMAIL": "b@example.com",
+        "GIT_COMMITTER_NAME": "Bench",
+        "GIT_COMMITTER_EMAIL": "b@example.com",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+    }
     subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True, env=env)
     for i in range(50):
         (repo / f"file{i % 10}.txt").write_text(f"revision {i}\n" * 20)
@@ -179,8 +185,10 @@ def main() -> None:
                 latencies.append(time.perf_counter() - start)
                 if result.get("isError"):
                     raise RuntimeError(f"{tool} failed: {result['content']}")
-            print(f"  {tool:<24} median {statistics.median(latencies) * 1000:6.1f} ms"
-                  f"  (p90 {sorted(latencies)[int(len(latencies) * 0.9) - 1] * 1000:.1f} ms)")
+            print(
+                f"  {tool:<24} median {statistics.median(latencies) * 1000:6.1f} ms"
+                f"  (p90 {sorted(latencies)[int(len(latencies) * 0.9) - 1] * 1000:.1f} ms)"
+            )
         session.close()
 
 

@@ -29,7 +29,11 @@ def lanterna(home: Path, *args: str, plugins: str = "", cwd: Path | None = None)
     env = subprocess_env(home, LANTERNA_LOAD_PLUGINS=plugins)
     return subprocess.run(
         [sys.executable, "-c", PROBE, json.dumps(list(args))],
-        env=env, capture_output=True, text=True, timeout=120, cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
     )
 
 
@@ -98,11 +102,20 @@ def test_mcp_config_snippets(lanterna_home: Path, client: str, http: bool, expec
 def test_mcp_config_stdio_command_really_starts_the_server(lanterna_home: Path, tmp_path: Path) -> None:
     """The printed command answers an MCP initialize over stdio."""
     entry = json.loads(lanterna(lanterna_home, "mcp-config").stdout)["mcpServers"]["lanterna"]
-    request = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+    request = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+    }
     proc = subprocess.run(
-        [entry["command"], *entry["args"]], input=json.dumps(request) + "\n", capture_output=True, text=True,
-        env=subprocess_env(lanterna_home, LANTERNA_LOAD_PLUGINS=""), timeout=60, cwd=tmp_path,
+        [entry["command"], *entry["args"]],
+        input=json.dumps(request) + "\n",
+        capture_output=True,
+        text=True,
+        env=subprocess_env(lanterna_home, LANTERNA_LOAD_PLUGINS=""),
+        timeout=60,
+        cwd=tmp_path,
     )
     assert json.loads(proc.stdout.splitlines()[0])["result"]["serverInfo"]["name"] == "lanterna"
 

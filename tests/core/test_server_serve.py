@@ -43,10 +43,14 @@ def test_builtin_plugins_do_not_count_as_authorizing() -> None:
     ("args", "expected"),
     [
         ([], {"http": False, "address": "127.0.0.1", "port": 8765, "allow_unauthenticated": False}),
-        (["--http", "--port", "9000"], {"http": True, "address": "127.0.0.1", "port": 9000,
-                                        "allow_unauthenticated": False}),
-        (["--http", "--host=0.0.0.0", "--port=81", "--allow-unauthenticated"],
-         {"http": True, "address": "0.0.0.0", "port": 81, "allow_unauthenticated": True}),
+        (
+            ["--http", "--port", "9000"],
+            {"http": True, "address": "127.0.0.1", "port": 9000, "allow_unauthenticated": False},
+        ),
+        (
+            ["--http", "--host=0.0.0.0", "--port=81", "--allow-unauthenticated"],
+            {"http": True, "address": "0.0.0.0", "port": 81, "allow_unauthenticated": True},
+        ),
     ],
 )
 def test_fast_path_parses_plain_serve_invocations(args: list[str], expected: dict) -> None:

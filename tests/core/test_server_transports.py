@@ -57,8 +57,19 @@ def test_stdio_subprocess_stdout_is_pure_json_rpc(repo: Path, lanterna_home: Pat
     )
     lines: list[bytes] = []
     try:
-        _rpc(proc, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw-test", "version": "1"}}})
+        _rpc(
+            proc,
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": "2025-06-18",
+                    "capabilities": {},
+                    "clientInfo": {"name": "raw-test", "version": "1"},
+                },
+            },
+        )
         init = _read_response(proc, 1, lines)
         assert init["result"]["serverInfo"]["name"] == "lanterna"
         _rpc(proc, {"jsonrpc": "2.0", "method": "notifications/initialized"})
@@ -74,8 +85,15 @@ def test_stdio_subprocess_stdout_is_pure_json_rpc(repo: Path, lanterna_home: Pat
         }
         results = {}
         for request_id, (name, arguments) in calls.items():
-            _rpc(proc, {"jsonrpc": "2.0", "id": request_id, "method": "tools/call",
-                        "params": {"name": name, "arguments": arguments}})
+            _rpc(
+                proc,
+                {
+                    "jsonrpc": "2.0",
+                    "id": request_id,
+                    "method": "tools/call",
+                    "params": {"name": name, "arguments": arguments},
+                },
+            )
             results[name] = _read_response(proc, request_id, lines)["result"]
         assert results["session_branch"]["structuredContent"]["branch"] == "stdio-branch"
         assert results["probe_noisy"]["structuredContent"] == {"result": "quiet answer"}
@@ -176,8 +194,19 @@ def test_stdio_server_stops_cleanly_on_sigterm_and_runs_shutdown(repo: Path, lan
         SERVE, cwd=repo, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     lines: list[bytes] = []
-    _rpc(proc, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw-test", "version": "1"}}})
+    _rpc(
+        proc,
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "raw-test", "version": "1"},
+            },
+        },
+    )
     _read_response(proc, 1, lines)
     marker = lanterna_home / "probe-lifecycle.txt"
     deadline = time.monotonic() + 20
@@ -206,7 +235,9 @@ def test_http_public_address_allowed_explicitly_with_a_warning(lanterna_home: Pa
     env = subprocess_env(lanterna_home, LANTERNA_LOAD_PLUGINS="")
     proc = subprocess.Popen(
         [*SERVE, "--http", "--host", "0.0.0.0", "--port", str(port), "--allow-unauthenticated"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         _wait_for_port(port, proc)

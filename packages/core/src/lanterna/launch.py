@@ -16,8 +16,12 @@ def parse_serve(args: list[str]) -> dict[str, Any] | None:
     """The options of ``lanterna serve ARGS``, or None to let the typer CLI handle them."""
     from lanterna.server.serve import DEFAULT_PORT
 
-    options: dict[str, Any] = {"http": False, "address": "127.0.0.1", "port": DEFAULT_PORT,
-                               "allow_unauthenticated": False}
+    options: dict[str, Any] = {
+        "http": False,
+        "address": "127.0.0.1",
+        "port": DEFAULT_PORT,
+        "allow_unauthenticated": False,
+    }
     rest = list(args)
     while rest:
         arg = rest.pop(0)
@@ -58,10 +62,14 @@ def _serve(options: dict[str, Any]) -> int:
     failed = host.failed()
     if failed and host.strict:
         for plugin in failed:
-            print(f"lanterna: plugin '{plugin.name}' ({plugin.distribution} {plugin.version}): {plugin.reason}",
-                  file=sys.stderr)
-        print(f"lanterna: {len(failed)} plugin(s) failed to load and strict mode is on; fix or uninstall them",
-              file=sys.stderr)
+            print(
+                f"lanterna: plugin '{plugin.name}' ({plugin.distribution} {plugin.version}): {plugin.reason}",
+                file=sys.stderr,
+            )
+        print(
+            f"lanterna: {len(failed)} plugin(s) failed to load and strict mode is on; fix or uninstall them",
+            file=sys.stderr,
+        )
         return 3
     try:
         serve(host, **options)

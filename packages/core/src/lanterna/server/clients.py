@@ -48,8 +48,10 @@ def hint(client: str, *, http: bool, url: str) -> str:
     """One line telling the user where the snippet goes (printed on stderr)."""
     where = f"merge this into {CONFIG_FILES[client]} in your project"
     if client == "claude-code":
-        command = f"claude mcp add --transport http lanterna {url}" if http else (
-            "claude mcp add lanterna -- " + " ".join([*lanterna_command(), "serve"])
+        command = (
+            f"claude mcp add --transport http lanterna {url}"
+            if http
+            else ("claude mcp add lanterna -- " + " ".join([*lanterna_command(), "serve"]))
         )
         where += f", or run: {command}"
     if http:

@@ -127,9 +127,7 @@ class ToolRegistry:
             raise RegistrationError(f"register() needs a function, got {type(fn).__name__}")
         tool_name = name or getattr(fn, "__name__", "")
         if not TOOL_NAME.match(tool_name):
-            raise RegistrationError(
-                f"tool name {tool_name!r} is invalid; use 1-64 letters, digits, '_', '-' or '.'"
-            )
+            raise RegistrationError(f"tool name {tool_name!r} is invalid; use 1-64 letters, digits, '_', '-' or '.'")
         if tool_name in self.tools:
             owner = self.tools[tool_name].plugin
             raise RegistrationError(f"tool '{tool_name}' is already registered by plugin '{owner}'; rename one")

@@ -227,8 +227,15 @@ class GitRepo:
         spec = ["--", self.relative_path(path)] if path is not None else []
         if commit is not None:
             sha = self.check_ref(commit)
-            args = ["show", "--format=commit %H%nAuthor: %an <%ae>%nDate:   %aI%n%n%B", "--patch", "--stat",
-                    "--end-of-options", sha, *spec]
+            args = [
+                "show",
+                "--format=commit %H%nAuthor: %an <%ae>%nDate:   %aI%n%n%B",
+                "--patch",
+                "--stat",
+                "--end-of-options",
+                sha,
+                *spec,
+            ]
             what = f"commit {sha[:12]}"
         elif staged_only or not self.has_commits():
             args = ["diff", "--cached", "--patch", "--stat", *spec]
@@ -239,9 +246,8 @@ class GitRepo:
         text, total, truncated = self._capped(args, cap)
         result: dict[str, Any] = {"of": what, "diff": text, "truncated": truncated, "bytes": total}
         if truncated:
-            result["note"] = (
-                f"diff truncated at {cap} bytes of {total}; pass path= to narrow it"
-                + (f" or max_bytes= (up to {MAX_DIFF_BYTES}) to see more" if cap < MAX_DIFF_BYTES else "")
+            result["note"] = f"diff truncated at {cap} bytes of {total}; pass path= to narrow it" + (
+                f" or max_bytes= (up to {MAX_DIFF_BYTES}) to see more" if cap < MAX_DIFF_BYTES else ""
             )
         elif not text.strip():
             result["note"] = "no changes" + ("; untracked files are not part of a diff" if commit is None else "")
