@@ -74,6 +74,9 @@ class GitRepo:
             )
         proc = self.run("rev-parse", "--show-toplevel", ok_codes=(0, 128))
         if proc.returncode != 0:
+            reason = _first_line(proc.stderr)
+            if reason and "not a git repository" not in reason:  # e.g. "detected dubious ownership"
+                raise GitError(f"git cannot read the repository at {self.path}: {reason}")
             raise GitError(
                 f"{self.path} is not inside a git repository; start the server in one"
                 " or set [session] repo / LANTERNA_REPO"
