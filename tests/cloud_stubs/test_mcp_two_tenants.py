@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 from cloud_harness import Cloud
 
-SERVER_FACTORY = os.environ.get("LANTERNA_MCP_SERVER_FACTORY", "lanterna.server:build_server")
+SERVER_FACTORY = os.environ.get("LANTERNA_MCP_SERVER_FACTORY", "lanterna.server.app:build_server")
 
 
 def build_app(host: Any) -> Any:

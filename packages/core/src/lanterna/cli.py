@@ -291,6 +291,67 @@ def uninstall_command(
         raise fail(f"pip could not uninstall {' '.join(packages)}", code)
 
 
+@app.command("serve")
+def serve_command(
+    http: Annotated[bool, typer.Option("--http", help="Serve streamable HTTP at /mcp instead of stdio.")] = False,
+    host: Annotated[str, typer.Option("--host", help="Address to bind with --http (loopback by default).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option("--port", help="Port to bind with --http.")] = 8765,
+    allow_unauthenticated: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unauthenticated", help="Bind a non-loopback address although no plugin authorizes requests."
+        ),
+    ] = False,
+) -> None:
+    """Run the MCP server: stdio by default (for an assistant to start), or streamable HTTP."""
+    from lanterna.server.serve import ServeRefused, serve
+
+    try:
+        serve(get_host(), http=http, address=host, port=port, allow_unauthenticated=allow_unauthenticated)
+    except ServeRefused as exc:
+        raise fail(str(exc), exc.code) from None
+
+
+@app.command("tools")
+def tools_command(as_json: JsonOption = False) -> None:
+    """List the MCP tools the server would expose and the plugin that registered each."""
+    import logging
+
+    from lanterna.server.tools import collect_tools
+
+    logging.getLogger("lanterna.server").setLevel(logging.ERROR)  # rejections are printed below, once
+    registry = collect_tools(get_host())
+    tools = [spec.as_dict() for spec in registry.tools.values()]
+    rejected = [{"plugin": plugin, "reason": reason} for plugin, reason in registry.rejected]
+    if as_json:
+        return _print_json({"tools": tools, "rejected": rejected})
+    rows = [[t["name"], t["plugin"], t["action"], t["feature"] or "-", t["description"]] for t in tools]
+    _table("MCP tools", ["tool", "plugin", "guard action", "feature", "description"], rows)
+    for item in rejected:
+        print(f"not registered ({item['plugin']}): {item['reason']}", file=sys.stderr)
+
+
+@app.command("mcp-config")
+def mcp_config_command(
+    client: Annotated[
+        str, typer.Option("--client", help="The MCP client: claude-code, cursor or vscode.")
+    ] = "claude-code",
+    http: Annotated[bool, typer.Option("--http", help="Point the client at `lanterna serve --http`.")] = False,
+    host: Annotated[str, typer.Option("--host", help="Host of the HTTP server.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port of the HTTP server.")] = 8765,
+) -> None:
+    """Print the configuration snippet that registers this server with an MCP client."""
+    from lanterna.server.clients import CLIENTS, hint, snippet
+
+    if client not in CLIENTS:
+        raise fail(f"unknown client '{client}'; choose one of {', '.join(CLIENTS)}", 2)
+    url = f"http://{host}:{port}/mcp"
+    _print_json(snippet(client, http=http, url=url))
+    print(f"lanterna: {hint(client, http=http, url=url)}", file=sys.stderr)
+
+
 def _register_plugin_commands(host: PluginHost) -> None:
     host.call("register_commands", isolate=True, cli=app)
 
@@ -307,11 +368,15 @@ def _configure_logging() -> None:
 
 
 def main() -> None:
+    import contextlib
+
     _configure_logging()
-    try:
-        host = get_host()
-    except ConfigError as exc:
-        print(f"lanterna: {exc}", file=sys.stderr)
-        sys.exit(2)
-    _register_plugin_commands(host)
+    # A plugin that prints while loading must not corrupt JSON output or the stdio protocol.
+    with contextlib.redirect_stdout(sys.stderr):
+        try:
+            host = get_host()
+        except ConfigError as exc:
+            print(f"lanterna: {exc}", file=sys.stderr)
+            sys.exit(2)
+        _register_plugin_commands(host)
     app()

@@ -26,7 +26,10 @@ from lanterna.types import Refused
 ENTRY_POINT_GROUP = "lanterna"
 SUPPORTED_PLUGIN_APIS = frozenset({PLUGIN_API_VERSION})
 #: Built-in plugins as ``module:factory``; each factory is called with the loaded Config.
-BUILTIN_PLUGINS: tuple[str, ...] = ("lanterna.builtins.local_tenancy:LocalTenancy",)
+BUILTIN_PLUGINS: tuple[str, ...] = (
+    "lanterna.builtins.local_tenancy:LocalTenancy",
+    "lanterna.builtins.session_memory:SessionMemory",
+)
 
 log = logging.getLogger("lanterna.plugins")
 

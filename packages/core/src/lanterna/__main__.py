@@ -1,0 +1,5 @@
+"""``python -m lanterna`` runs the CLI."""
+
+from lanterna.launch import main
+
+main()

@@ -1,0 +1,109 @@
+"""Session memory (git) as a built-in plugin: six read-only MCP tools over the repository.
+
+The repository is ``LANTERNA_REPO``, else ``[session] repo`` in the config file, else the
+server's working directory (read at each call, so a relative setting follows the cwd).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lanterna import hookimpl
+from lanterna.config import Config
+from lanterna.session.git import DEFAULT_DIFF_BYTES, GitError, GitRepo
+
+
+class SessionMemory:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+
+    def repo_path(self) -> Path:
+        configured = os.environ.get("LANTERNA_REPO") or self.config.get("session", "repo")
+        return Path(configured).expanduser() if configured else Path.cwd()
+
+    def repo(self) -> GitRepo:
+        return GitRepo(self.repo_path())
+
+    def resource(self, _arguments: dict[str, Any]) -> str:
+        return f"repo:{self.repo_path().resolve()}"
+
+    def diff_bytes(self) -> int:
+        return int(self.config.get("session", "max_diff_bytes", DEFAULT_DIFF_BYTES))
+
+    @hookimpl(trylast=True)
+    def register_mcp_tools(self, register: Callable[..., None]) -> None:
+        tools: list[tuple[Callable[..., Any], str]] = [
+            (self.session_branch, "session.branch"),
+            (self.session_log, "session.log"),
+            (self.session_status, "session.status"),
+            (self.session_diff, "session.diff"),
+            (self.session_file_history, "session.file_history"),
+            (self.session_search_commits, "session.search"),
+        ]
+        for fn, action in tools:
+            register(_errors_to_tool_errors(fn), name=fn.__name__, action=action, resource=self.resource)
+
+    # -- the tools: their docstrings are what the assistant reads -------------------------
+
+    def session_branch(self) -> dict[str, Any]:
+        """The current branch of the repository (or that HEAD is detached), HEAD's commit, and its upstream."""
+        return self.repo().branch()
+
+    def session_log(self, limit: int = 20, ref: str | None = None) -> dict[str, Any]:
+        """Recent commits, newest first, with author, date, message and changed files.
+
+        limit: how many commits (1-200). ref: start from this branch, tag or commit instead of HEAD.
+        """
+        return {"commits": self.repo().log(limit=limit, ref=ref)}
+
+    def session_status(self) -> dict[str, Any]:
+        """Working-tree status: staged, unstaged, untracked and conflicted files."""
+        return self.repo().status()
+
+    def session_diff(
+        self, commit: str | None = None, path: str | None = None, staged_only: bool = False, max_bytes: int = 0
+    ) -> dict[str, Any]:
+        """The diff of the working tree against HEAD, or of one commit; capped in size, says when truncated.
+
+        commit: show this commit instead of the working tree. path: only this file or folder.
+        staged_only: only what is staged. max_bytes: size cap (default from config, at most 1 MiB).
+        """
+        cap = max_bytes if max_bytes > 0 else self.diff_bytes()
+        return self.repo().diff(commit=commit, path=path, staged_only=staged_only, max_bytes=cap)
+
+    def session_file_history(self, path: str, limit: int = 20) -> dict[str, Any]:
+        """Commits that changed a file (following renames), newest first. path: relative to the repository root."""
+        repo = self.repo()
+        relative = repo.relative_path(path)
+        return {"path": relative, "commits": repo.log(limit=limit, path=relative, follow=True)}
+
+    def session_search_commits(
+        self, query: str, limit: int = 20, regex: bool = False, all_branches: bool = False
+    ) -> dict[str, Any]:
+        """Search commit messages (case-insensitive). regex: treat query as an extended regular expression.
+
+        all_branches: search every branch and tag, not only the history of HEAD.
+        """
+        if not query.strip():
+            raise GitError("the search query is empty; give a word or phrase to look for in commit messages")
+        commits = self.repo().log(limit=limit, grep=query, regex=regex, all_refs=all_branches)
+        return {"query": query, "commits": commits}
+
+
+def _errors_to_tool_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn ``GitError`` into the server's user-facing ``ToolError``; keep the signature."""
+    import functools
+
+    from lanterna.server.tools import ToolError
+
+    @functools.wraps(fn)
+    def tool(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except GitError as exc:
+            raise ToolError(str(exc)) from None
+
+    return tool

@@ -1,0 +1,1 @@
+"""The MCP server: tools from plugins, every call through the guard."""

@@ -1,0 +1,110 @@
+"""Run the MCP server over stdio or streamable HTTP, and decide whether an address may be bound."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import sys
+
+from lanterna.plugins import PluginHost
+
+DEFAULT_PORT = 8765
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+class ServeRefused(Exception):
+    """The server must not start as asked; the message says what to do, ``code`` is the exit status."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def serve(host: PluginHost, *, http: bool, address: str, port: int, allow_unauthenticated: bool) -> None:
+    """``lanterna serve``: validate the options, then serve until the client goes away."""
+    if not http:
+        if address != "127.0.0.1" or port != DEFAULT_PORT or allow_unauthenticated:
+            raise ServeRefused("--host, --port and --allow-unauthenticated only apply with --http")
+        return serve_stdio(host)
+    if not 0 < port < 65536:
+        raise ServeRefused(f"port {port} is out of range; give a port between 1 and 65535")
+    warning = check_bind(host, address, allow_unauthenticated)
+    if warning:
+        print(f"lanterna: {warning}", file=sys.stderr)
+    return serve_http(host, address, port)
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def authorizing_plugins(host: PluginHost) -> list[str]:
+    """Installed (non-built-in) plugins that implement ``authorize``."""
+    builtin = {p.name for p in host.plugins if p.builtin}
+    return [impl.plugin_name for impl in host.implementations("authorize") if impl.plugin_name not in builtin]
+
+
+def check_bind(host: PluginHost, address: str, allow_unauthenticated: bool) -> str | None:
+    """Refuse a non-loopback bind without an authorizing plugin; return a warning when allowed anyway."""
+    if is_loopback(address) or authorizing_plugins(host):
+        return None
+    if not allow_unauthenticated:
+        raise ServeRefused(
+            f"refusing to serve on {address}: no installed plugin authorizes requests, so anyone who can reach"
+            " this address could read your repository; bind 127.0.0.1, install an authorizing plugin,"
+            " or pass --allow-unauthenticated if you really mean it"
+        )
+    return (
+        f"WARNING: serving on {address} with no plugin authorizing requests (--allow-unauthenticated):"
+        " anyone who can reach this address can call every tool"
+    )
+
+
+def _quiet_logging() -> None:
+    """Logs go to stderr, never stdout (stdout is the stdio protocol channel)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("lanterna: %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def serve_stdio(host: PluginHost) -> None:
+    """Serve until stdin closes or SIGTERM/SIGINT arrives; the ``shutdown`` hook runs either way."""
+    import signal
+
+    from lanterna.server.app import build_server
+
+    _quiet_logging()
+    server = build_server(host, transport="stdio")
+    _quiet_logging()  # the SDK may install its own handler; keep ours (stderr, one line per record)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        server.run("stdio")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.lanterna_lifecycle.stop()  # a no-op when the server's lifespan already stopped it
+
+
+def serve_http(host: PluginHost, address: str, port: int) -> None:
+    from lanterna.server.app import build_server
+
+    _quiet_logging()
+    server = build_server(host, transport="http")
+    _quiet_logging()
+    print(f"lanterna: serving MCP over streamable HTTP at http://{_url_host(address)}:{port}/mcp", file=sys.stderr)
+    server.run("streamable-http", host=address, port=port)
+
+
+def _url_host(address: str) -> str:
+    return f"[{address}]" if ":" in address and not address.startswith("[") else address

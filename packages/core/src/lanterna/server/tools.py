@@ -1,0 +1,171 @@
+"""The registry of MCP tools: what plugins registered, by whom, under which guard action.
+
+This module imports no MCP code, so ``lanterna tools`` can list the tools cheaply. The
+server (``lanterna.server.app``) turns each entry into an MCP tool whose body always runs
+inside ``Guard.operation()``: the registry is the only way tools reach the server, so a
+tool that bypasses the guard cannot exist.
+
+How a plugin registers tools (the ``register_mcp_tools`` hook)::
+
+    @hookimpl
+    def register_mcp_tools(self, register):
+        register(self.search, action="memory.search", resource="memory:default")
+
+``register(fn, *, name=None, description=None, action=None, resource=None, feature=None)``:
+
+- ``fn``: a plain ``def`` (run on a worker thread) or an ``async def``. Its typed
+  parameters become the input schema, its docstring the description. ``*args``,
+  ``**kwargs`` and parameters named like an identity (``tenant``, ``user``…) are refused:
+  the tenant and user come from the request, via ``lanterna.guard.current_request()``.
+- ``action`` defaults to ``tool.<name>``; ``resource`` is a string or a callable that gets
+  the tool's arguments as a dict and returns one; ``feature`` names an entitlement.
+- A parameter annotated ``Context`` (the MCP SDK's ``mcp.server.mcpserver.Context``)
+  receives the call's context, e.g. for ``await ctx.report_progress(done, total)`` in an
+  ``async def`` tool; it is not part of the input schema. Import it only under
+  ``if TYPE_CHECKING:`` (with ``from __future__ import annotations``): the server resolves
+  the name ``Context`` itself, and your plugin module stays free of the MCP import, which
+  costs every ``lanterna`` command over a second.
+- Raise ``lanterna.server.tools.ToolError("what went wrong; what to do")`` for an error the
+  user can act on: its message reaches the client. Any other exception reaches the client
+  as a generic one-line error naming the tool and plugin (its text stays in the server log).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lanterna.plugins import PluginHost
+
+log = logging.getLogger("lanterna.server")
+
+TOOL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+#: Identity parameters: a tool never takes them from its arguments.
+IDENTITY_PARAMETERS = frozenset({"tenant", "tenant_id", "user", "user_id", "roles", "identity"})
+
+
+class ToolError(Exception):
+    """An error the user can act on; its one-line message reaches the MCP client."""
+
+
+class RegistrationError(ValueError):
+    """A tool cannot be registered; the message says why."""
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """One registered tool."""
+
+    name: str
+    fn: Callable[..., Any]
+    description: str
+    action: str
+    resource: str | Callable[[dict[str, Any]], str]
+    feature: str | None
+    plugin: str
+
+    def resource_for(self, arguments: dict[str, Any]) -> str:
+        return self.resource(arguments) if callable(self.resource) else self.resource
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "plugin": self.plugin,
+            "action": self.action,
+            "resource": self.resource if isinstance(self.resource, str) else "(computed per call)",
+            "feature": self.feature,
+            "description": self.description.strip().split("\n", 1)[0],
+        }
+
+
+class ToolRegistry:
+    """Tools in registration order, keyed by name; the first registration of a name wins."""
+
+    def __init__(self) -> None:
+        self.tools: dict[str, ToolSpec] = {}
+        #: ``(plugin, reason)`` for every registration that was refused.
+        self.rejected: list[tuple[str, str]] = []
+
+    def registrar(self, plugin: str) -> Callable[..., None]:
+        """The ``register`` callback handed to one plugin's ``register_mcp_tools``."""
+
+        def register(
+            fn: Callable[..., Any],
+            *,
+            name: str | None = None,
+            description: str | None = None,
+            action: str | None = None,
+            resource: str | Callable[[dict[str, Any]], str] | None = None,
+            feature: str | None = None,
+        ) -> None:
+            try:
+                spec = self._spec(plugin, fn, name, description, action, resource, feature)
+            except RegistrationError as exc:
+                self.rejected.append((plugin, str(exc)))
+                log.warning("plugin '%s': tool not registered: %s", plugin, exc)
+                return
+            self.tools[spec.name] = spec
+
+        return register
+
+    def _spec(
+        self,
+        plugin: str,
+        fn: Callable[..., Any],
+        name: str | None,
+        description: str | None,
+        action: str | None,
+        resource: str | Callable[[dict[str, Any]], str] | None,
+        feature: str | None,
+    ) -> ToolSpec:
+        if not callable(fn):
+            raise RegistrationError(f"register() needs a function, got {type(fn).__name__}")
+        tool_name = name or getattr(fn, "__name__", "")
+        if not TOOL_NAME.match(tool_name):
+            raise RegistrationError(f"tool name {tool_name!r} is invalid; use 1-64 letters, digits, '_', '-' or '.'")
+        if tool_name in self.tools:
+            owner = self.tools[tool_name].plugin
+            raise RegistrationError(f"tool '{tool_name}' is already registered by plugin '{owner}'; rename one")
+        for param in inspect.signature(fn).parameters.values():
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                raise RegistrationError(f"tool '{tool_name}' takes *{param.name}; declare each argument")
+            if param.name in IDENTITY_PARAMETERS:
+                raise RegistrationError(
+                    f"tool '{tool_name}' takes '{param.name}' as an argument; tools get the tenant and user"
+                    " from lanterna.guard.current_request(), never from arguments"
+                )
+            if param.name.startswith("_"):
+                raise RegistrationError(f"tool '{tool_name}' parameter '{param.name}' must not start with '_'")
+        return ToolSpec(
+            name=tool_name,
+            fn=fn,
+            description=description or inspect.getdoc(fn) or "",
+            action=action or f"tool.{tool_name}",
+            resource=resource if resource is not None else f"tool:{tool_name}",
+            feature=feature,
+            plugin=plugin,
+        )
+
+
+def collect_tools(host: PluginHost) -> ToolRegistry:
+    """Ask every plugin for its tools. A plugin whose hook raises is reported, not fatal.
+
+    Each implementation of ``register_mcp_tools`` is called on its own (as
+    ``host.call(..., isolate=True)`` does) so every tool is attributed to its plugin. The
+    core's built-in plugins register first, so their tool names cannot be taken over.
+    """
+    registry = ToolRegistry()
+    builtin = {p.name for p in host.plugins if p.builtin}
+    impls = sorted(host.implementations("register_mcp_tools"), key=lambda i: i.plugin_name not in builtin)
+    for impl in impls:
+        register = registry.registrar(impl.plugin_name)
+        try:
+            impl.function(*[{"register": register}[arg] for arg in impl.argnames])
+        except BaseException as exc:  # noqa: BLE001 - a plugin may raise anything
+            host.record_failure("register_mcp_tools", impl.plugin_name, exc)
+    return registry

@@ -1,0 +1,1 @@
+"""Session memory: what is happening in the repository right now, read from git."""

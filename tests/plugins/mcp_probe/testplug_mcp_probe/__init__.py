@@ -1,0 +1,1 @@
+"""Test plugins for the Lanterna MCP server."""
