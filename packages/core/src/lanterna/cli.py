@@ -78,14 +78,14 @@ def root(
     ] = False,
 ) -> None:
     host = get_host()
+    if strict:
+        host.strict = True
+    *reasons, summary = host.strict_violation() or [""]
+    for line in reasons:
+        print(f"lanterna: {line}", file=sys.stderr)
+    if summary:
+        raise fail(summary, 3)
     failed = host.failed()
-    if failed and (strict or host.strict):
-        for plugin in failed:
-            print(
-                f"lanterna: plugin '{plugin.name}' ({plugin.distribution} {plugin.version}): {plugin.reason}",
-                file=sys.stderr,
-            )
-        raise fail(f"{len(failed)} plugin(s) failed to load and strict mode is on; fix or uninstall them", 3)
     if failed and ctx.invoked_subcommand != "plugins":
         names = ", ".join(p.name for p in failed)
         print(

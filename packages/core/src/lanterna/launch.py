@@ -59,17 +59,10 @@ def _serve(options: dict[str, Any]) -> int:
         except ConfigError as exc:
             print(f"lanterna: {exc}", file=sys.stderr)
             return 2
-    failed = host.failed()
-    if failed and host.strict:
-        for plugin in failed:
-            print(
-                f"lanterna: plugin '{plugin.name}' ({plugin.distribution} {plugin.version}): {plugin.reason}",
-                file=sys.stderr,
-            )
-        print(
-            f"lanterna: {len(failed)} plugin(s) failed to load and strict mode is on; fix or uninstall them",
-            file=sys.stderr,
-        )
+    violation = host.strict_violation()
+    for line in violation:
+        print(f"lanterna: {line}", file=sys.stderr)
+    if violation:
         return 3
     try:
         serve(host, **options)

@@ -177,6 +177,14 @@ class PluginHost:
     def failed(self) -> list[PluginInfo]:
         return [p for p in self.plugins if p.status == "failed"]
 
+    def strict_violation(self) -> list[str]:
+        """In strict mode, the lines that explain why the process must stop; else []."""
+        failed = self.failed()
+        if not (failed and self.strict):
+            return []
+        lines = [f"plugin '{p.name}' ({p.distribution} {p.version}): {p.reason}" for p in failed]
+        return [*lines, f"{len(failed)} plugin(s) failed to load and strict mode is on; fix or uninstall them"]
+
     # -- calling -----------------------------------------------------------------------
 
     def implementations(self, hook: str) -> list[Any]:
