@@ -1,7 +1,7 @@
 """CLI commands of long-term memory, added by the memory built-in plugin.
 
-Each command runs through the guard (action ``memory.<verb>``, resource ``service:<name>``)
-and stops the embedded Postgres when done, unless another process still uses it.
+Each command runs through the guard (action ``memory.<verb>``, resource ``service:<name>``);
+the embedded Postgres is stopped when the process exits, unless another process still uses it.
 Pixeltable is imported only when a command runs.
 """
 
@@ -38,7 +38,6 @@ def guarded(action: str, resource: str) -> Iterator[None]:
     from lanterna.memory.api import MemoryError
     from lanterna.memory.embedders import EmbedderError
     from lanterna.memory.runtime import StoreError
-    from lanterna.memory.store import close_store
     from lanterna.plugins import get_host
     from lanterna.types import RequestContext
 
@@ -49,8 +48,6 @@ def guarded(action: str, resource: str) -> Iterator[None]:
         raise _fail(f"denied: {exc}", 3) from None
     except (MemoryError, StoreError, EmbedderError) as exc:
         raise _fail(str(exc), 2) from None
-    finally:
-        close_store()
 
 
 def _resource(service: str | None) -> str:
@@ -68,7 +65,7 @@ def ingest_command(
 
     if not service.strip():
         raise _fail("a service name is required: pass --service NAME", 2)
-    with guarded("memory.ingest", _resource(service)), _progress(not as_json) as progress:
+    with guarded("memory.ingest", _resource(service)), _progress(not as_json and sys.stderr.isatty()) as progress:
         report = api.ingest_path(path, service, kind, progress=progress)
     if as_json:
         return _print_json(report)

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
@@ -96,6 +97,7 @@ def start(settings: RuntimeSettings) -> None:
         logging.getLogger("pixeltable").setLevel(logging.WARNING)
         _install_vector_settings(Env.get().engine)
         _started = settings
+        atexit.register(stop)  # a CLI run or a server that exits without shutdown still stops Postgres
 
 
 def _install_vector_settings(engine: Any) -> None:
