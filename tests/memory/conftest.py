@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 
-
 @pytest.fixture(scope="session")
 def pxt_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     home = tmp_path_factory.mktemp("pixeltable-home")
@@ -37,5 +36,3 @@ def memory_env(pxt_home: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 @pytest.fixture
 def tenant(memory_env: str) -> str:
     return memory_env
-
-

@@ -31,7 +31,9 @@ def run(cli: typer.Typer, *args: str) -> tuple[int, str, str]:
 
 
 def test_ingest_search_note_show_forget(cli: typer.Typer, tmp_path: Path) -> None:
-    root = write_tree(tmp_path / "p", {"app/payments.py": "def refund_order(order_id):\n    return gateway.refund(order_id)\n"})
+    root = write_tree(
+        tmp_path / "p", {"app/payments.py": "def refund_order(order_id):\n    return gateway.refund(order_id)\n"}
+    )
     code, out, err = run(cli, "ingest", str(root), "--service", "pay", "--json")
     assert code == 0, err
     assert json.loads(out)["added"] == 1
@@ -56,7 +58,10 @@ def test_ingest_search_note_show_forget(cli: typer.Typer, tmp_path: Path) -> Non
 
 def test_errors_are_one_line_with_exit_code(cli: typer.Typer, tmp_path: Path) -> None:
     code, _, err = run(cli, "ingest", str(tmp_path / "nope"), "--service", "x")
-    assert code == 2 and err.strip() == f"lanterna: path {tmp_path / 'nope'} does not exist; pass a folder or file to ingest"
+    assert (
+        code == 2
+        and err.strip() == f"lanterna: path {tmp_path / 'nope'} does not exist; pass a folder or file to ingest"
+    )
     code, _, err = run(cli, "ingest", str(tmp_path))
     assert code == 2 and "--service NAME" in err
     code, _, err = run(cli, "search", "x", "--service", "ghost")
@@ -92,9 +97,12 @@ def test_plugin_registers_commands_without_importing_heavy_libraries(tmp_path: P
 
 
 def test_cli_json_output_is_clean_and_external_database_passes_through(tmp_path: Path) -> None:
-    env = subprocess_env(tmp_path / "home", LANTERNA_EMBEDDER="hash-384",
-                         LANTERNA_PIXELTABLE_HOME=str(tmp_path / "pxt"),
-                         LANTERNA_DB_CONNECT_STR="postgresql://nobody@127.0.0.1:1/lanterna")
+    env = subprocess_env(
+        tmp_path / "home",
+        LANTERNA_EMBEDDER="hash-384",
+        LANTERNA_PIXELTABLE_HOME=str(tmp_path / "pxt"),
+        LANTERNA_DB_CONNECT_STR="postgresql://nobody@127.0.0.1:1/lanterna",
+    )
     done = subprocess.run([*LANTERNA, "stats", "--json"], env=env, capture_output=True, timeout=120)
     assert done.returncode == 2
     assert done.stdout == b""

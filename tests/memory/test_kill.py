@@ -22,7 +22,10 @@ FILES = 600
 def test_kill_9_mid_ingest_then_rerun(tmp_path: Path, pxt_home: Path, tenant: str) -> None:
     root = write_tree(
         tmp_path / "corpus",
-        {f"pkg{i % 20}/mod_{i}.py": f"def handler_{i}(event):\n    return event['id'] * {i}\n" * 3 for i in range(FILES)},
+        {
+            f"pkg{i % 20}/mod_{i}.py": f"def handler_{i}(event):\n    return event['id'] * {i}\n" * 3
+            for i in range(FILES)
+        },
     )
     with operation():
         store = api.store()  # this process keeps the shared Postgres alive across the kill
@@ -48,7 +51,9 @@ def test_kill_9_mid_ingest_then_rerun(tmp_path: Path, pxt_home: Path, tenant: st
     docs = store.known_documents(tenant, "killed")
     assert len(docs) == FILES
     c, d = store.chunks, store.documents
-    chunks = list(c.where((c.tenant == tenant) & (c.service == "killed")).select(c.doc_id, c.path, c.start_line).collect())
+    chunks = list(
+        c.where((c.tenant == tenant) & (c.service == "killed")).select(c.doc_id, c.path, c.start_line).collect()
+    )
     per_doc = Counter(r["doc_id"] for r in chunks)
     expected = {r["doc_id"]: r["n_chunks"] for r in d.where(d.tenant == tenant).select(d.doc_id, d.n_chunks).collect()}
     assert per_doc == Counter(expected), "a file is half-stored or has chunks of two ingests"

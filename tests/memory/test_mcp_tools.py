@@ -33,8 +33,18 @@ def test_plugin_registers_every_tool_with_an_action() -> None:
 
     get_host().call("register_mcp_tools", register=register)
     names = {r["name"] for r in registered}
-    assert {"memory_search", "memory_ingest", "memory_remember", "memory_add_adr", "memory_add_incident",
-            "memory_get", "memory_list", "memory_forget", "memory_services", "memory_stats"} == names
+    assert {
+        "memory_search",
+        "memory_ingest",
+        "memory_remember",
+        "memory_add_adr",
+        "memory_add_incident",
+        "memory_get",
+        "memory_list",
+        "memory_forget",
+        "memory_services",
+        "memory_stats",
+    } == names
     for r in registered:
         assert r["action"].startswith("memory.")
         assert inspect.getdoc(r["fn"])

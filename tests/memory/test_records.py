@@ -11,10 +11,16 @@ from .helpers import operation
 
 def test_adr_and_incident_roundtrip() -> None:
     with operation():
-        adr = api.add_record("adr", "We use Postgres for queues.\n\nConsequences: no Kafka.", title="Queue backend",
-                             service="shop", status="accepted")
-        incident = api.add_record("incident", "Checkout returned 502 for 20 minutes.", title="Checkout outage",
-                                  service="shop", status="open")
+        adr = api.add_record(
+            "adr",
+            "We use Postgres for queues.\n\nConsequences: no Kafka.",
+            title="Queue backend",
+            service="shop",
+            status="accepted",
+        )
+        incident = api.add_record(
+            "incident", "Checkout returned 502 for 20 minutes.", title="Checkout outage", service="shop", status="open"
+        )
         fetched = api.get_record(adr["id"])
         adrs = api.list_records(kind="adr")
         incidents = api.list_records(kind="incident", service="shop")

@@ -52,7 +52,7 @@ def test_corrupt_marker_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     home = tmp_path / "store"
     home.mkdir()
     (home / MARKER).write_text("{not json")
-    with pytest.raises(StoreError, match="unreadable .*move the store away"):
+    with pytest.raises(StoreError, match=r"unreadable .*move the store away"):
         MemoryStore.open(settings_for(home, monkeypatch))
 
 

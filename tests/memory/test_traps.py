@@ -82,12 +82,16 @@ def test_filtered_similarity_results_are_complete() -> None:
     rng = np.random.default_rng(7)
     with operation(tenant="crowd-" + os.urandom(4).hex()):
         store = api.store()
-        crowd = [DocumentIn("code", f"crowd/{i}.py", "h", [ChunkIn(1, 1, f"crowd chunk {i} {rng.integers(1e9)}")])
-                 for i in range(2000)]
+        crowd = [
+            DocumentIn("code", f"crowd/{i}.py", "h", [ChunkIn(1, 1, f"crowd chunk {i} {rng.integers(1e9)}")])
+            for i in range(2000)
+        ]
         store.write(api.tenant(), "crowd", crowd)
     with operation():
-        mine = [DocumentIn("code", f"mine/{i}.py", "h", [ChunkIn(1, 1, f"my chunk {i} {rng.integers(1e9)}")])
-                for i in range(300)]
+        mine = [
+            DocumentIn("code", f"mine/{i}.py", "h", [ChunkIn(1, 1, f"my chunk {i} {rng.integers(1e9)}")])
+            for i in range(300)
+        ]
         store.write(api.tenant(), "mine", mine)
         query = store.embedder.embed(["crowd chunk"])[0]
         hits = store.vector_search(api.tenant(), query, limit=50)
