@@ -1,5 +1,4 @@
 import secrets
-import time
 
 SESSION_TTL_SECONDS = 30 * 60
 

@@ -1,4 +1,4 @@
-from shop.inventory.stock import reserve_stock, release_stock
+from shop.inventory.stock import release_stock, reserve_stock
 from shop.orders.models import Order, OrderStatus
 
 

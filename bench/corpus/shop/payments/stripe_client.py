@@ -1,7 +1,7 @@
 """Thin client around the card processor's REST API."""
 
-import hmac
 import hashlib
+import hmac
 
 
 class CardProcessorClient:

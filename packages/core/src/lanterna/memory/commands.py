@@ -17,6 +17,7 @@ import typer
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+STORE_LIBRARIES = ("pixeltable", "sqlalchemy", "psycopg")
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 ServiceOption = Annotated[str | None, typer.Option("--service", "-s", help="Only this service (project).")]
 KindOption = Annotated[str | None, typer.Option("--kind", "-k", help="code, doc, adr, incident, note or meeting.")]
@@ -48,6 +49,12 @@ def guarded(action: str, resource: str) -> Iterator[None]:
         raise _fail(f"denied: {exc}", 3) from None
     except (MemoryError, StoreError, EmbedderError) as exc:
         raise _fail(str(exc), 2) from None
+    except Exception as exc:
+        if not type(exc).__module__.startswith(STORE_LIBRARIES):
+            raise
+        detail = " ".join(str(exc).split())[:300]
+        message = f"the memory store failed: {type(exc).__name__}: {detail}; check the store with `lanterna stats`"
+        raise _fail(message, 2) from None
 
 
 def _resource(service: str | None) -> str:
