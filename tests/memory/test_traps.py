@@ -3,6 +3,7 @@ short filtered similarity results."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -10,8 +11,9 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from lanterna.memory import api
+from lanterna.memory import api, runtime
 from lanterna.memory.runtime import postgres_pid
 from lanterna.memory.store import ChunkIn, DocumentIn
 
@@ -77,25 +79,58 @@ def test_fresh_store_prints_nothing_on_stdout_and_stops_postgres(tmp_path: Path)
     assert postgres_pid(home) is None  # ...and was stopped when the process exited
 
 
+def _analyze(store) -> None:
+    """Refresh Postgres' statistics, as autovacuum does on a live store: only then does the
+    planner choose the HNSW index for a tenant holding most rows (and results come back short)."""
+    import sqlalchemy as sa
+    from pixeltable.env import Env
+
+    table = store.chunks._tbl_version.get().store_tbl.sa_tbl.name
+    with Env.get().engine.begin() as conn:
+        conn.execute(sa.text(f"ANALYZE {table}"))
+
+
+@contextlib.contextmanager
+def vector_settings(settings: dict[str, str]):
+    from pixeltable.env import Env
+
+    saved = dict(runtime.VECTOR_SETTINGS)
+    runtime.VECTOR_SETTINGS.clear()
+    runtime.VECTOR_SETTINGS.update(settings)
+    Env.get().engine.dispose()  # new connections get the settings
+    try:
+        yield
+    finally:
+        runtime.VECTOR_SETTINGS.clear()
+        runtime.VECTOR_SETTINGS.update(saved)
+        Env.get().engine.dispose()
+
+
+@pytest.mark.slow
 def test_filtered_similarity_results_are_complete() -> None:
-    """300 chunks of ours among 2,000 of another tenant: a top-50 is full and ordered."""
+    """A tenant filter on an HNSW search: a top-100 is full and ordered (pgvector's default
+    stops after ef_search=40 candidates, before the filter)."""
     rng = np.random.default_rng(7)
     with operation(tenant="crowd-" + os.urandom(4).hex()):
         store = api.store()
         crowd = [
             DocumentIn("code", f"crowd/{i}.py", "h", [ChunkIn(1, 1, f"crowd chunk {i} {rng.integers(1e9)}")])
-            for i in range(2000)
+            for i in range(1000)
         ]
         store.write(api.tenant(), "crowd", crowd)
     with operation():
         mine = [
             DocumentIn("code", f"mine/{i}.py", "h", [ChunkIn(1, 1, f"my chunk {i} {rng.integers(1e9)}")])
-            for i in range(300)
+            for i in range(6000)
         ]
         store.write(api.tenant(), "mine", mine)
-        query = store.embedder.embed(["crowd chunk"])[0]
-        hits = store.vector_search(api.tenant(), query, limit=50)
-    assert len(hits) == 50
+        _analyze(store)
+        query = store.embedder.embed(["my chunk"])[0]
+        with vector_settings({"hnsw.iterative_scan": "off"}):
+            short = store.vector_search(api.tenant(), query, limit=100)
+        hits = store.vector_search(api.tenant(), query, limit=100)
+    assert len(short) < 100, "the trap did not show: Postgres did not use the HNSW index"
+    assert len(hits) == 100
     assert all(h.path.startswith("mine/") for h in hits)
     scores = [h.score for h in hits]
     assert scores == sorted(scores, reverse=True)
