@@ -31,9 +31,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--chunks", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--ef-search", help="override hnsw.ef_search (to compare settings)")
+    parser.add_argument("--scan", help="override hnsw.iterative_scan: strict_order, relaxed_order")
     args = parser.parse_args()
     isolated_home("minilm-l6-v2-int8")
     from lanterna.memory import api, runtime
+
+    if args.ef_search:
+        runtime.VECTOR_SETTINGS["hnsw.ef_search"] = args.ef_search
+    if args.scan:
+        runtime.VECTOR_SETTINGS["hnsw.iterative_scan"] = args.scan
+    say("pgvector settings: " + ", ".join(f"{k}={v}" for k, v in runtime.VECTOR_SETTINGS.items()))
     from lanterna.memory.embedders import HashEmbedder
     from lanterna.memory.search import search
     from lanterna.memory.store import ChunkIn, DocumentIn, close_store

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("lanterna.memory")
 
 #: pgvector settings applied to every connection (pgvector >= 0.8).
-VECTOR_SETTINGS = {"hnsw.iterative_scan": "strict_order", "hnsw.ef_search": "100", "hnsw.max_scan_tuples": "50000"}
+VECTOR_SETTINGS = {"hnsw.iterative_scan": "strict_order", "hnsw.ef_search": "40", "hnsw.max_scan_tuples": "50000"}
 
 
 class StoreError(Exception):
