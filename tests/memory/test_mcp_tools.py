@@ -73,3 +73,18 @@ def test_ingest_tool_reports_progress_and_search_tool_finds(tmp_path: Path) -> N
     assert [x["id"] for x in listed] == [adr["id"]]
     assert "not a queue" in fetched["text"]
     assert after == []
+
+
+def test_ingest_over_http_is_refused_by_default(tmp_path: Path) -> None:
+    import pytest
+
+    from lanterna.guard import Guard
+    from lanterna.memory.api import MemoryError
+    from lanterna.types import RequestContext
+
+    guard = Guard(get_host())
+    with (
+        guard.operation(RequestContext(transport="http"), "memory.ingest", "memory"),
+        pytest.raises(MemoryError, match="over HTTP is off"),
+    ):
+        asyncio.run(mcp_tools.memory_ingest(str(tmp_path), "svc"))

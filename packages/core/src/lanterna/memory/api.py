@@ -53,6 +53,15 @@ def ingest_path(
     path: str, service: str, kind: str | None = None, progress: Callable[[int, int], None] | None = None
 ) -> dict[str, Any]:
     from lanterna.memory.ingest import IngestError, ingest
+    from lanterna.plugins import get_host
+
+    remote_allowed = bool(get_host().config.get("memory", "allow_remote_ingest", False))
+    if current_request().transport == "http" and not remote_allowed:
+        # a remote client would otherwise read any file of the server's machine into its memory
+        raise MemoryError(
+            "ingesting server paths over HTTP is off; run `lanterna ingest` on the server,"
+            " or set [memory] allow_remote_ingest = true"
+        )
 
     try:
         report = ingest(store(), tenant(), Path(path), service, kind=_kind(kind), progress=progress)
