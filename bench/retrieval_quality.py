@@ -39,16 +39,25 @@ def main() -> None:
     with operation():
         started = time.perf_counter()
         report = api.ingest_path(str(HERE / "corpus"), "shop")
-        say(f"embedder {args.embedder}: ingested {report['added']} files, {report['chunks']} chunks"
-            f" in {time.perf_counter() - started:.1f}s")
-        say(f"{len(queries)} queries")
+        say(
+            f"embedder {args.embedder}: ingested {report['added']} files, {report['chunks']} chunks"
+            f" in {time.perf_counter() - started:.1f}s"
+        )
+        kinds = {"all": queries}
+        for kind in ("natural", "identifier"):
+            kinds[kind] = [q for q in queries if q["type"] == kind]
+        say(", ".join(f"{len(qs)} {kind}" for kind, qs in kinds.items()) + " queries")
         for mode in ("vector", "hybrid"):
-            found_at = [ranks(api.search(q["query"], limit=20, mode=mode), set(q["relevant"])) for q in queries]
-            recall5 = sum(1 for r in found_at if r is not None and r <= 5) / len(queries)
-            mrr = sum(1 / r for r in found_at if r is not None) / len(queries)
-            top1 = sum(1 for r in found_at if r == 1) / len(queries)
-            say(f"{mode:>6}: recall@5 {recall5:.3f}  MRR {mrr:.3f}  top-1 {top1:.3f}")
-            misses = [q["query"] for q, r in zip(queries, found_at, strict=True) if r is None or r > 5]
+            found = {
+                q["query"]: ranks(api.search(q["query"], limit=20, mode=mode), set(q["relevant"])) for q in queries
+            }
+            for kind, subset in kinds.items():
+                at = [found[q["query"]] for q in subset]
+                recall5 = sum(1 for r in at if r is not None and r <= 5) / len(at)
+                mrr = sum(1 / r for r in at if r is not None) / len(at)
+                top1 = sum(1 for r in at if r == 1) / len(at)
+                say(f"{mode:>6} {kind:<10}: recall@5 {recall5:.3f}  MRR {mrr:.3f}  top-1 {top1:.3f}")
+            misses = [f"{q} (rank {r})" for q, r in found.items() if r is None or r > 5]
             if misses:
                 say("        missed in top 5: " + "; ".join(misses))
     close_store()
