@@ -28,8 +28,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("lanterna.memory")
 
-#: pgvector settings applied to every connection (pgvector >= 0.8).
-VECTOR_SETTINGS = {"hnsw.iterative_scan": "strict_order", "hnsw.ef_search": "40", "hnsw.max_scan_tuples": "50000"}
+#: Settings applied to every connection. pgvector >= 0.8's iterative scan keeps an HNSW search going until
+#: the ``where`` has let enough rows through. Custom plans: psycopg prepares repeated queries, and Postgres'
+#: generic plan for ``tenant = $1`` cannot tell a tenant holding most rows from a small one.
+VECTOR_SETTINGS = {
+    "hnsw.iterative_scan": "strict_order",
+    "hnsw.ef_search": "40",
+    "hnsw.max_scan_tuples": "50000",
+    "plan_cache_mode": "force_custom_plan",
+}
 
 
 class StoreError(Exception):
