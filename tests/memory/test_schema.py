@@ -94,3 +94,26 @@ def test_settings_defaults_and_external_database(monkeypatch: pytest.MonkeyPatch
     )
     assert configured.db_connect_str == "postgresql://u:p@db/lanterna"
     assert configured.pixeltable_home == Path("/srv/pxt")
+
+
+def test_an_older_store_is_migrated_step_by_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lanterna.memory import api, schema, store
+    from lanterna.memory.store import MemoryStore
+
+    from .helpers import operation
+
+    with operation():
+        s = api.store()
+    tables = {"meta": s.meta_table, "documents": s.documents, "chunks": s.chunks}
+    steps: list[int] = []
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 3)
+    monkeypatch.setitem(store.MIGRATIONS, 1, lambda t: steps.append(1))
+    monkeypatch.setitem(store.MIGRATIONS, 2, lambda t: steps.append(2))
+    meta = {r["key"]: r["value"] for r in s.meta_table.select().collect()}
+    try:
+        migrated = MemoryStore._migrate(tables, meta)
+        stored = {r["key"]: r["value"] for r in s.meta_table.select().collect()}
+        assert steps == [1, 2]
+        assert migrated["schema_version"] == stored["schema_version"] == "3"
+    finally:
+        s.meta_table.update({"value": "1"}, where=s.meta_table.key == "schema_version")

@@ -26,7 +26,7 @@ SUPPORTED_PLUGIN_APIS = frozenset({PLUGIN_API_VERSION})
 #: Built-in plugins as ``module:factory``; each factory is called with the loaded Config.
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "lanterna.builtins.local_tenancy:LocalTenancy",
-    "lanterna.memory.plugin:MemoryPlugin",
+    "lanterna.memory.memory:MemoryPlugin",
 )
 
 log = logging.getLogger("lanterna.plugins")

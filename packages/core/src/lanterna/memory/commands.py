@@ -148,8 +148,15 @@ def _record_command(kind: str, default_status: str | None) -> Callable[..., None
             return _print_json(record)
         print(f"stored {kind} {record['id']}: {record['title']}")
 
-    command.__doc__ = f"Remember a{'n' if kind[0] in 'aeiou' else ''} {kind}."
+    command.__doc__ = RECORD_HELP[kind]
     return command
+
+
+RECORD_HELP = {
+    "note": "Remember a note: a fact, decision or how-to worth keeping.",
+    "adr": "Record an architecture decision (ADR): context, decision, consequences.",
+    "incident": "Record an incident: what happened, impact, cause, fix.",
+}
 
 
 def show_command(
