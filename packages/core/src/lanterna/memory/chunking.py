@@ -2,8 +2,9 @@
 
 A chunk is at most ``max_lines`` lines and ``max_chars`` characters. Code is cut where a
 line starts a definition at the outermost indentation (``def``/``class``/``func``/``fn``/
-``function``/``impl``…, or a Markdown heading for documents) so a chunk holds whole
-functions when they fit; longer ones are split at blank lines, then anywhere.
+``function``/``impl``…, or a Markdown heading for documents); the comments, decorators and
+attributes right above a definition go with it. A chunk holds whole definitions when they
+fit; longer ones are split at blank lines, then anywhere.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 CODE_BOUNDARY = re.compile(
     r"^(?:export\s+)?(?:pub(?:\([^)]*\))?\s+)?(?:async\s+)?(?:static\s+)?"
     r"(?:def|class|func|fn|function|impl|struct|enum|trait|interface|type|module|package|const|let|var|"
-    r"public|private|protected|@\w+|#\[)\b"
+    r"public|private|protected)\b"
 )
 MARKDOWN_BOUNDARY = re.compile(r"^#{1,6}\s")
 

@@ -64,12 +64,14 @@ class _Ignore:
         self.specs.append((folder_rel, pathspec.GitIgnoreSpec.from_lines(lines)))
 
     def ignored(self, rel: str, is_dir: bool) -> bool:
-        for folder, spec in self.specs:
+        # As git: the deepest .gitignore that has an opinion (a match or a `!` negation) decides.
+        for folder, spec in reversed(self.specs):
             if folder and not rel.startswith(folder + "/"):
                 continue
             sub = rel[len(folder) + 1 :] if folder else rel
-            if spec.match_file(sub + ("/" if is_dir else "")):  # type: ignore[attr-defined]
-                return True
+            verdict = spec.check_file(sub + ("/" if is_dir else "")).include  # type: ignore[attr-defined]
+            if verdict is not None:
+                return verdict
         return False
 
 
