@@ -88,3 +88,26 @@ def test_ingest_over_http_is_refused_by_default(tmp_path: Path) -> None:
         pytest.raises(MemoryError, match="over HTTP is off"),
     ):
         asyncio.run(mcp_tools.memory_ingest(str(tmp_path), "svc"))
+
+
+def test_plain_tools_can_run_on_concurrent_worker_threads(tmp_path: Path) -> None:
+    """The server runs plain ``def`` tools on worker threads: concurrent calls stay correct."""
+    import contextvars
+    from concurrent.futures import ThreadPoolExecutor
+
+    root = write_tree(tmp_path / "c", {f"f{i}.py": f"def worker_{i}():\n    return {i}\n" for i in range(8)})
+    with operation("memory.ingest"):
+        mcp_tools.memory_services()  # store open before the threads start
+        asyncio.run(mcp_tools.memory_ingest(str(root), "conc"))
+
+    def call(i: int) -> tuple[str, str]:
+        with operation("memory.search"):
+            if i % 2:
+                mcp_tools.memory_remember(f"thread note {i}", service="conc")
+            return f"f{i}.py", mcp_tools.memory_search(f"worker_{i}", service="conc", kind="code", limit=1)[0]["path"]
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda i: contextvars.copy_context().run(call, i), range(8)))
+    assert all(expected == got for expected, got in results)
+    with operation():
+        assert len(mcp_tools.memory_list(kind="note", service="conc")) == 4

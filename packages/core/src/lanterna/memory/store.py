@@ -9,11 +9,12 @@ an interrupted write, cleaned up by the next ingest of that service.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import threading
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lanterna.memory import schema
 from lanterna.memory.embedders import Embedder, get_embedder
@@ -74,6 +75,18 @@ class Hit:
         }
 
 
+F = TypeVar("F", bound="Callable[..., Any]")
+
+
+def _locked(method: F) -> F:
+    @functools.wraps(method)
+    def wrapper(self: MemoryStore, *args: Any, **kwargs: Any) -> Any:
+        with self.lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -87,7 +100,9 @@ class MemoryStore:
         self.meta_table = tables["meta"]
         self.documents = tables["documents"]
         self.chunks = tables["chunks"]
-        self.write_lock = threading.Lock()
+        # Pixeltable's handles are not documented as thread-safe, and MCP runs plain tools on worker
+        # threads: one store call at a time (embedding, the slow part, runs outside the lock).
+        self.lock = threading.RLock()
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -172,6 +187,7 @@ class MemoryStore:
 
     # -- writing ---------------------------------------------------------------------------
 
+    @_locked
     def known_documents(
         self, tenant: str, service: str, kinds: Sequence[str] | None = None
     ) -> dict[str, tuple[str, str]]:
@@ -185,10 +201,12 @@ class MemoryStore:
             for r in d.where(where).select(d.path, d.doc_id, d.content_hash).collect()
         }
 
+    @_locked
     def has_service(self, tenant: str, service: str) -> bool:
         d = self.documents
         return d.where((d.tenant == tenant) & (d.service == service)).count() > 0
 
+    @_locked
     def interrupted_paths(self, tenant: str, service: str) -> set[str]:
         """Paths with chunks but no document row: writes a kill -9 interrupted."""
         c, d = self.chunks, self.documents
@@ -206,6 +224,7 @@ class MemoryStore:
         }
         return {path for doc_id, path in chunk_docs.items() if doc_id not in stored}
 
+    @_locked
     def remove_paths(self, tenant: str, service: str, paths: Iterable[str]) -> None:
         paths = sorted(set(paths))
         if not paths:
@@ -254,7 +273,7 @@ class MemoryStore:
                         "ingested_at": now,
                     }
                 )
-        with self.write_lock:
+        with self.lock:
             for start_at in range(0, len(rows), INSERT_BATCH):
                 self.chunks.insert(rows[start_at : start_at + INSERT_BATCH])
             doc_rows = [
@@ -277,6 +296,7 @@ class MemoryStore:
                 self.documents.insert(doc_rows)
         return embed_seconds
 
+    @_locked
     def forget(self, tenant: str, doc_id: str) -> bool:
         """Delete one document and its chunks from every query; True if it existed."""
         c, d = self.chunks, self.documents
@@ -287,6 +307,7 @@ class MemoryStore:
 
     # -- reading ---------------------------------------------------------------------------
 
+    @_locked
     def get_document(self, tenant: str, doc_id: str) -> dict[str, Any] | None:
         d = self.documents
         rows = list(d.where((d.tenant == tenant) & (d.doc_id == doc_id)).select().collect())
@@ -299,6 +320,7 @@ class MemoryStore:
             row["body"] = "\n".join(p["text"] for p in sorted(parts, key=lambda p: p["start_line"] or 0))
         return row
 
+    @_locked
     def list_documents(
         self, tenant: str, *, kind: str | None = None, service: str | None = None, limit: int = 100
     ) -> list[dict[str, Any]]:
@@ -312,6 +334,7 @@ class MemoryStore:
         rows = [dict(r) for r in query.order_by(d.ingested_at, asc=False).limit(limit).collect()]
         return rows
 
+    @_locked
     def services(self, tenant: str) -> list[dict[str, Any]]:
         d = self.documents
         rows = d.where(d.tenant == tenant).select(d.service, d.kind, d.n_chunks).collect()
@@ -336,6 +359,7 @@ class MemoryStore:
             "store": str(self.settings.pixeltable_home) if not self.settings.db_connect_str else "external database",
         }
 
+    @_locked
     def paths_matching(self, tenant: str, glob: str, service: str | None, kind: str | None) -> list[str]:
         import fnmatch
 
@@ -348,6 +372,7 @@ class MemoryStore:
         paths = {r["path"] for r in d.where(where).select(d.path).collect()}
         return sorted(p for p in paths if fnmatch.fnmatchcase(p, glob))
 
+    @_locked
     def vector_search(self, tenant: str, vector: Sequence[float], *, limit: int, where_extra: Any = None) -> list[Hit]:
         import numpy as np
 
@@ -363,6 +388,7 @@ class MemoryStore:
         )
         return [_hit(r, r["score"]) for r in query.limit(limit).collect()]
 
+    @_locked
     def text_search(
         self, tenant: str, terms: Sequence[str], vector: Sequence[float], *, limit: int, where_extra: Any = None
     ) -> list[Hit]:
@@ -404,7 +430,7 @@ class MemoryStore:
         import pixeltable as pxt
 
         counts: dict[str, int] = {}
-        with self.write_lock:
+        with self.lock:
             for name, attr, columns in (
                 (schema.CHUNKS, "chunks", schema.chunk_columns(self.embedder.dimensions)),
                 (schema.DOCUMENTS, "documents", schema.document_columns()),
@@ -436,6 +462,7 @@ class MemoryStore:
                 counts[f"{attr}_versions_dropped"] = before
         return counts
 
+    @_locked
     def history_contains(self, text: str) -> bool:
         """Whether any stored version of the chunks (deleted ones included) holds ``text``."""
         from pixeltable.env import Env
