@@ -148,3 +148,13 @@ def test_bad_input_gets_a_clear_error(tmp_path: Path, call, message: str) -> Non
     with operation(), pytest.raises(MemoryError, match=message) as info:
         call(tmp_path)
     assert "\n" not in str(info.value)
+
+
+def test_ingesting_one_file_updates_only_that_file(project: Path) -> None:
+    with operation():
+        api.ingest_path(str(project), "shop")
+        (project / "src/config.py").write_text("def parse_yaml_config(path):\n    return yaml.safe_load(path)\n")
+        report = api.ingest_path(str(project / "src/config.py"), "shop")
+        paths = {r["path"] for r in api.list_records(service="shop")}
+    assert (report["added"], report["removed"]) == (1, 0)
+    assert {"src/retry.py", "docs/deploy.md", "config.py"} <= paths

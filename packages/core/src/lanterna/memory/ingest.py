@@ -111,7 +111,8 @@ def ingest(
             report.added += 1
         pending.append((rel, text, digest))
 
-    removed = set(known) - seen
+    # a single file updates that file only; a folder is the service's whole tree
+    removed = set() if root.is_file() else set(known) - seen
     report.removed = len(removed)
     replaced = {rel for rel, _, _ in pending if rel in known} | interrupted
     store.remove_paths(tenant, service, removed | replaced)
