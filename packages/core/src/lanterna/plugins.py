@@ -29,6 +29,7 @@ SUPPORTED_PLUGIN_APIS = frozenset({PLUGIN_API_VERSION})
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "lanterna.builtins.local_tenancy:LocalTenancy",
     "lanterna.builtins.session_memory:SessionMemory",
+    "lanterna.memory.memory:MemoryPlugin",
 )
 
 log = logging.getLogger("lanterna.plugins")

@@ -1,0 +1,1 @@
+"""Long-term memory: a Pixeltable store of code, ADRs, incidents and notes, searched semantically."""

@@ -1,0 +1,175 @@
+"""What the CLI and the MCP tools call: every function works for the tenant of the guarded
+operation running now (``current_request().tenant``) and returns plain JSON-able data."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lanterna.guard import current_request
+from lanterna.memory.schema import KINDS
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from lanterna.memory.settings import MemorySettings
+    from lanterna.memory.store import MemoryStore
+
+RECORD_KINDS = ("note", "adr", "incident", "meeting")
+
+
+class MemoryError(Exception):
+    """Bad input to a memory operation; the message says what to do."""
+
+
+def settings() -> MemorySettings:
+    from lanterna.memory.settings import MemorySettings
+    from lanterna.plugins import get_host
+
+    return MemorySettings.from_config(get_host().config)
+
+
+def store() -> MemoryStore:
+    from lanterna.memory.store import get_store
+
+    return get_store(settings())
+
+
+def tenant() -> str:
+    value = current_request().tenant
+    if not value:
+        raise MemoryError("the request has no tenant; configure tenancy")
+    return value
+
+
+def _kind(kind: str | None, allowed: tuple[str, ...] = KINDS) -> str | None:
+    if kind is not None and kind not in allowed:
+        raise MemoryError(f"unknown kind '{kind}'; use one of {', '.join(allowed)}")
+    return kind
+
+
+def ingest_path(
+    path: str, service: str, kind: str | None = None, progress: Callable[[int, int], None] | None = None
+) -> dict[str, Any]:
+    from lanterna.memory.ingest import IngestError, ingest
+    from lanterna.plugins import get_host
+
+    remote_allowed = bool(get_host().config.get("memory", "allow_remote_ingest", False))
+    if current_request().transport == "http" and not remote_allowed:
+        # a remote client would otherwise read any file of the server's machine into its memory
+        raise MemoryError(
+            "ingesting server paths over HTTP is off; run `lanterna ingest` on the server,"
+            " or set [memory] allow_remote_ingest = true"
+        )
+
+    try:
+        report = ingest(store(), tenant(), Path(path), service, kind=_kind(kind), progress=progress)
+    except IngestError as exc:
+        raise MemoryError(str(exc)) from None
+    return report.as_dict()
+
+
+def search(
+    query: str,
+    service: str | None = None,
+    kind: str | None = None,
+    path: str | None = None,
+    limit: int = 10,
+    mode: str = "hybrid",
+) -> list[dict[str, Any]]:
+    from lanterna.memory.search import SearchError
+    from lanterna.memory.search import search as run_search
+
+    if mode not in ("hybrid", "vector"):
+        raise MemoryError("mode must be 'hybrid' or 'vector'")
+    s = store()
+    t = tenant()
+    if service and not s.has_service(t, service):
+        raise MemoryError(f"unknown service '{service}'; `lanterna services` lists the ingested ones")
+    try:
+        hits = run_search(s, t, query, service=service, kind=_kind(kind), path_glob=path, limit=limit, mode=mode)  # type: ignore[arg-type]
+    except SearchError as exc:
+        raise MemoryError(str(exc)) from None
+    return [h.as_dict() for h in hits]
+
+
+def add_record(
+    kind: str, text: str, *, title: str | None = None, service: str | None = None, status: str | None = None
+) -> dict[str, Any]:
+    """Store a note, ADR, incident or meeting record; returns its id."""
+    from lanterna.memory.chunking import chunk_text
+    from lanterna.memory.ingest import RECORD_PREFIX
+    from lanterna.memory.store import ChunkIn, DocumentIn
+
+    _kind(kind, RECORD_KINDS)
+    text = text.strip()
+    if not text:
+        raise MemoryError(f"the {kind} is empty; give its text")
+    title = (title or text.splitlines()[0])[:200].strip()
+    body = f"# {title}\n\n{text}" if kind != "note" else text
+    doc = DocumentIn(
+        kind=kind,
+        path="",
+        content_hash=hashlib.sha256(body.encode()).hexdigest(),
+        chunks=[],
+        title=title,
+        body=body,
+        status=status,
+    )
+    doc.path = f"{RECORD_PREFIX}{kind}/{doc.doc_id}"
+    doc.chunks = [ChunkIn(c.start_line, c.end_line, c.text) for c in chunk_text(body, "record.md")]
+    service = (service or "").strip() or "_global"
+    store().write(tenant(), service, [doc])
+    return {"id": doc.doc_id, "kind": kind, "title": title, "service": service, "status": status}
+
+
+def get_record(doc_id: str) -> dict[str, Any]:
+    row = store().get_document(tenant(), doc_id)
+    if row is None:
+        raise MemoryError(f"no memory with id '{doc_id}'; `lanterna search` or the list tools show ids")
+    return {
+        "id": row["doc_id"],
+        "kind": row["kind"],
+        "service": row["service"],
+        "path": row["path"],
+        "title": row["title"],
+        "status": row["status"],
+        "ingested_at": str(row["ingested_at"]),
+        "text": row["body"],
+    }
+
+
+def list_records(kind: str | None = None, service: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    rows = store().list_documents(tenant(), kind=_kind(kind), service=service, limit=limit)
+    return [
+        {
+            "id": r["doc_id"],
+            "kind": r["kind"],
+            "service": r["service"],
+            "path": r["path"],
+            "title": r["title"],
+            "status": r["status"],
+            "ingested_at": str(r["ingested_at"]),
+        }
+        for r in rows
+    ]
+
+
+def forget(doc_id: str) -> dict[str, Any]:
+    if not store().forget(tenant(), doc_id):
+        raise MemoryError(f"no memory with id '{doc_id}' to forget")
+    return {"forgotten": doc_id}
+
+
+def services() -> list[dict[str, Any]]:
+    return store().services(tenant())
+
+
+def stats() -> dict[str, Any]:
+    return store().stats(tenant())
+
+
+def purge() -> dict[str, int]:
+    """Drop deleted rows from Pixeltable's version history (every tenant: an operator action)."""
+    return store().purge()

@@ -1,0 +1,251 @@
+"""CLI commands of long-term memory, added by the memory built-in plugin.
+
+Each command runs through the guard (action ``memory.<verb>``, resource ``service:<name>``);
+the embedded Postgres is stopped when the process exits, unless another process still uses it.
+Pixeltable is imported only when a command runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+STORE_LIBRARIES = ("pixeltable", "sqlalchemy", "psycopg")
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+ServiceOption = Annotated[str | None, typer.Option("--service", "-s", help="Only this service (project).")]
+KindOption = Annotated[str | None, typer.Option("--kind", "-k", help="code, doc, adr, incident, note or meeting.")]
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    print(f"lanterna: {message}", file=sys.stderr)
+    return typer.Exit(code)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+@contextlib.contextmanager
+def guarded(action: str, resource: str) -> Iterator[None]:
+    """Run a memory command as a guarded CLI operation; errors become one-line messages."""
+    from lanterna.guard import Denied, Guard
+    from lanterna.memory.api import MemoryError
+    from lanterna.memory.embedders import EmbedderError
+    from lanterna.memory.runtime import StoreError
+    from lanterna.plugins import get_host
+    from lanterna.types import RequestContext
+
+    try:
+        with Guard(get_host()).operation(RequestContext(transport="cli"), action, resource):
+            yield
+    except Denied as exc:
+        raise _fail(f"denied: {exc}", 3) from None
+    except (MemoryError, StoreError, EmbedderError) as exc:
+        raise _fail(str(exc), 2) from None
+    except Exception as exc:
+        if not type(exc).__module__.startswith(STORE_LIBRARIES):
+            raise
+        detail = " ".join(str(exc).split())[:300]
+        message = f"the memory store failed: {type(exc).__name__}: {detail}; check the store with `lanterna stats`"
+        raise _fail(message, 2) from None
+
+
+def _resource(service: str | None) -> str:
+    return f"service:{service}" if service else "memory"
+
+
+def ingest_command(
+    path: Annotated[str, typer.Argument(help="Folder or file to ingest.")],
+    service: Annotated[str, typer.Option("--service", "-s", help="Service (project) the files belong to.")] = "",
+    kind: KindOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Ingest a source tree: new and changed files are embedded, deleted ones removed."""
+    from lanterna.memory import api
+
+    if not service.strip():
+        raise _fail("a service name is required: pass --service NAME", 2)
+    with guarded("memory.ingest", _resource(service)), _progress(not as_json and sys.stderr.isatty()) as progress:
+        report = api.ingest_path(path, service, kind, progress=progress)
+    if as_json:
+        return _print_json(report)
+    print(
+        f"{report['service']}: {report['added']} added, {report['updated']} updated, {report['unchanged']} unchanged,"
+        f" {report['removed']} removed; {report['chunks']} chunks embedded in {report['seconds']:.1f}s"
+    )
+    for label, key in (("secret", "skipped_secrets"), ("binary", "skipped_binary"), ("too big", "skipped_too_big")):
+        if report[key]:
+            print(f"skipped ({label}, not stored): {', '.join(report[key])}")
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("ingesting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=Console(stderr=True)
+    ) as bar:
+        task = bar.add_task("files", total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def search_command(
+    query: Annotated[str, typer.Argument(help="What you are looking for, in words or identifiers.")],
+    service: ServiceOption = None,
+    kind: KindOption = None,
+    path: Annotated[str | None, typer.Option("--path", help="Only paths matching this glob, e.g. 'src/*.py'.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many results.")] = 10,
+    vector_only: Annotated[bool, typer.Option("--vector", help="Pure semantic ranking (no lexical boost).")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Search long-term memory: ranked results with path, line range, snippet and score."""
+    from lanterna.memory import api
+
+    with guarded("memory.search", _resource(service)):
+        hits = api.search(query, service, kind, path, limit, "vector" if vector_only else "hybrid")
+    if as_json:
+        return _print_json(hits)
+    if not hits:
+        print("no results")
+    for hit in hits:
+        where = hit["path"] + (f":{hit['start_line']}-{hit['end_line']}" if hit["start_line"] else "")
+        print(f"{hit['score']:.3f}  [{hit['service']}/{hit['kind']}] {where}  id={hit['doc_id']}")
+        snippet = " ".join(hit["snippet"].split())[:160]
+        print(f"       {snippet}")
+
+
+def _record_command(kind: str, default_status: str | None) -> Callable[..., None]:
+    def command(
+        text: Annotated[str, typer.Argument(help="The text ('-' reads stdin).")],
+        title: Annotated[str | None, typer.Option("--title", "-t", help="Title (default: first line).")] = None,
+        service: ServiceOption = None,
+        status: Annotated[
+            str | None, typer.Option("--status", help="Status, e.g. accepted, open, resolved.")
+        ] = default_status,
+        as_json: JsonOption = False,
+    ) -> None:
+        from lanterna.memory import api
+
+        body = sys.stdin.read() if text == "-" else text
+        with guarded(f"memory.{kind}", _resource(service)):
+            record = api.add_record(kind, body, title=title, service=service, status=status)
+        if as_json:
+            return _print_json(record)
+        print(f"stored {kind} {record['id']}: {record['title']}")
+
+    command.__doc__ = RECORD_HELP[kind]
+    return command
+
+
+RECORD_HELP = {
+    "note": "Remember a note: a fact, decision or how-to worth keeping.",
+    "adr": "Record an architecture decision (ADR): context, decision, consequences.",
+    "incident": "Record an incident: what happened, impact, cause, fix.",
+}
+
+
+def show_command(
+    doc_id: Annotated[str, typer.Argument(help="The id search results and lists show.")], as_json: JsonOption = False
+) -> None:
+    """Show one stored memory (note, ADR, incident or file) in full."""
+    from lanterna.memory import api
+
+    with guarded("memory.get", "memory"):
+        record = api.get_record(doc_id)
+    if as_json:
+        return _print_json(record)
+    print(
+        f"{record['kind']} {record['id']} [{record['service']}] {record['title'] or ''}"
+        f" {record['status'] or ''}".rstrip()
+    )
+    print(record["text"])
+
+
+def list_command(kind: KindOption = None, service: ServiceOption = None, as_json: JsonOption = False) -> None:
+    """List stored memories, newest first."""
+    from lanterna.memory import api
+
+    with guarded("memory.list", _resource(service)):
+        rows = api.list_records(kind, service)
+    if as_json:
+        return _print_json(rows)
+    for r in rows:
+        print(f"{r['id']}  {r['kind']:<8} {r['service']:<16} {r['title'] or r['path']}")
+
+
+def forget_command(doc_id: Annotated[str, typer.Argument(help="Id of the memory to forget.")]) -> None:
+    """Forget a memory: no search or tool returns it afterwards (see `lanterna memory-purge`)."""
+    from lanterna.memory import api
+
+    with guarded("memory.forget", "memory"):
+        api.forget(doc_id)
+    print(f"forgotten {doc_id}; Pixeltable's history keeps old versions until `lanterna memory-purge`")
+
+
+def services_command(as_json: JsonOption = False) -> None:
+    """List the services (projects) in memory with their document and chunk counts."""
+    from lanterna.memory import api
+
+    with guarded("memory.services", "memory"):
+        rows = api.services()
+    if as_json:
+        return _print_json(rows)
+    if not rows:
+        print("no services yet; `lanterna ingest PATH --service NAME` adds one")
+    for r in rows:
+        kinds = ", ".join(f"{k} {n}" for k, n in sorted(r["kinds"].items()))
+        print(f"{r['service']:<24} {r['documents']:>6} documents {r['chunks']:>7} chunks  ({kinds})")
+
+
+def stats_command(as_json: JsonOption = False) -> None:
+    """Show memory statistics for your tenant."""
+    from lanterna.memory import api
+
+    with guarded("memory.stats", "memory"):
+        data = api.stats()
+    if as_json:
+        return _print_json(data)
+    for key, value in data.items():
+        print(f"{key}: {value}")
+
+
+def purge_command(
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Rewrite the store without its version history, so forgotten content is gone from disk too."""
+    from lanterna.memory import api
+
+    if not yes and not typer.confirm("Purge Pixeltable's version history of the memory store (all tenants)?"):
+        raise _fail("purge cancelled", 1)
+    with guarded("memory.purge", "memory:*"):
+        counts = api.purge()
+    print(f"purged: {counts['documents']} documents and {counts['chunks']} chunks kept, history dropped")
+
+
+def register(cli: typer.Typer) -> None:
+    cli.command("ingest")(ingest_command)
+    cli.command("search")(search_command)
+    cli.command("note")(_record_command("note", None))
+    cli.command("adr")(_record_command("adr", "accepted"))
+    cli.command("incident")(_record_command("incident", "open"))
+    cli.command("show")(show_command)
+    cli.command("memories")(list_command)
+    cli.command("forget")(forget_command)
+    cli.command("services")(services_command)
+    cli.command("stats")(stats_command)
+    cli.command("memory-purge")(purge_command)

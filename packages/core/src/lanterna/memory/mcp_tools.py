@@ -1,0 +1,115 @@
+"""MCP tools of long-term memory. The server wraps each in the guard and sets the request,
+so the tenant comes from ``current_request()``; tools never take it as an argument.
+
+Imported only by the ``register_mcp_tools`` hook (in the server process, where the MCP SDK
+is already loaded); the SDK's ``Context`` must be importable at module level because the
+server resolves the annotations to find the parameter it injects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+try:
+    from mcp.server.mcpserver import Context
+except ImportError:  # the SDK is optional for the core: tools still run, without progress
+
+    class Context:  # type: ignore[no-redef]
+        async def report_progress(
+            self, progress: float, total: float | None = None, message: str | None = None
+        ) -> None:
+            """Stand-in when the MCP SDK is not installed."""
+
+
+from lanterna.memory import api
+
+
+async def memory_ingest(path: str, service: str, kind: str | None = None, ctx: Context | None = None) -> dict[str, Any]:
+    """Ingest a folder or file on this machine into long-term memory under a service (project) name.
+
+    Unchanged files are skipped, changed ones re-embedded, deleted ones removed. Secret files
+    are never stored and are listed in the report. kind: code, doc, adr, incident, note or meeting.
+    """
+    loop = asyncio.get_running_loop()
+    progress = None
+    if ctx is not None:
+
+        def progress(done: int, total: int) -> None:
+            asyncio.run_coroutine_threadsafe(ctx.report_progress(done, total, f"{done}/{total} files"), loop)
+
+    return await asyncio.to_thread(api.ingest_path, path, service, kind, progress)
+
+
+def memory_search(
+    query: str,
+    service: str | None = None,
+    kind: str | None = None,
+    path: str | None = None,
+    limit: int = 10,
+) -> list[dict[str, Any]]:
+    """Search long-term memory (code, docs, ADRs, incidents, notes) by meaning and identifiers.
+
+    Returns ranked results with path, line range, snippet, score and the id to fetch or forget.
+    path is a glob over stored paths, e.g. 'src/*.py'.
+    """
+    return api.search(query, service, kind, path, limit)
+
+
+def memory_remember(text: str, title: str | None = None, service: str | None = None) -> dict[str, Any]:
+    """Remember a note (a fact, decision or how-to worth keeping); returns its id."""
+    return api.add_record("note", text, title=title, service=service)
+
+
+def memory_add_adr(title: str, text: str, service: str | None = None, status: str = "accepted") -> dict[str, Any]:
+    """Record an architecture decision (context, decision, consequences); returns its id."""
+    return api.add_record("adr", text, title=title, service=service, status=status)
+
+
+def memory_add_incident(title: str, text: str, service: str | None = None, status: str = "open") -> dict[str, Any]:
+    """Record an incident (what happened, impact, cause, fix); returns its id."""
+    return api.add_record("incident", text, title=title, service=service, status=status)
+
+
+def memory_get(id: str) -> dict[str, Any]:
+    """Fetch one memory in full by its id (from search results or lists)."""
+    return api.get_record(id)
+
+
+def memory_list(kind: str | None = None, service: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    """List memories, newest first; e.g. kind='adr' lists the ADRs, kind='incident' the incidents."""
+    return api.list_records(kind, service, limit)
+
+
+def memory_forget(id: str) -> dict[str, Any]:
+    """Forget a memory by id: no search or tool returns it afterwards."""
+    return api.forget(id)
+
+
+def memory_services() -> list[dict[str, Any]]:
+    """List the services (projects) in memory with document and chunk counts."""
+    return api.services()
+
+
+def memory_stats() -> dict[str, Any]:
+    """Statistics of long-term memory for your tenant."""
+    return api.stats()
+
+
+TOOLS = (
+    (memory_ingest, "memory.ingest"),
+    (memory_search, "memory.search"),
+    (memory_remember, "memory.note"),
+    (memory_add_adr, "memory.adr"),
+    (memory_add_incident, "memory.incident"),
+    (memory_get, "memory.get"),
+    (memory_list, "memory.list"),
+    (memory_forget, "memory.forget"),
+    (memory_services, "memory.services"),
+    (memory_stats, "memory.stats"),
+)
+
+
+def register(register: Any) -> None:
+    for fn, action in TOOLS:
+        register(fn, name=fn.__name__, action=action, resource="memory")

@@ -1,0 +1,190 @@
+"""Start and stop Pixeltable for Lanterna, defusing its traps.
+
+- ``pxt.init()`` prints to stdout (and initdb may too): file descriptor 1 is pointed at
+  stderr while it runs, so nothing reaches an MCP stdio wire.
+- It starts an unauthenticated HTTP server whose root is ``/``: Lanterna never lets it
+  bind (Lanterna serves no media, the server is only used to display media links).
+- The embedded Postgres outlives the process: ``stop()`` stops it unless another live
+  process still uses it (Pixeltable's pgserver keeps a list of their pids in pgdata).
+- Similarity queries with a ``where`` come back short from HNSW: every connection sets
+  pgvector's iterative scan, so filtered searches keep scanning until they have enough rows.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+log = logging.getLogger("lanterna.memory")
+
+#: Settings applied to every connection. pgvector >= 0.8's iterative scan keeps an HNSW search going until
+#: the ``where`` has let enough rows through. Custom plans: psycopg prepares repeated queries, and Postgres'
+#: generic plan for ``tenant = $1`` cannot tell a tenant holding most rows from a small one.
+VECTOR_SETTINGS = {
+    "hnsw.iterative_scan": "strict_order",
+    "hnsw.ef_search": "40",
+    "hnsw.max_scan_tuples": "50000",
+    "plan_cache_mode": "force_custom_plan",
+}
+
+
+class StoreError(Exception):
+    """The memory store cannot be used; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    home: Path
+    db_connect_str: str | None = None
+
+
+_lock = threading.Lock()
+_started: RuntimeSettings | None = None
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Point fd 1 (and ``sys.stdout``) at stderr, catching prints and child processes alike."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _no_web_server(env: Any) -> None:
+    env._httpd = None
+    env._http_address = "http://127.0.0.1:0"  # never bound; only used to format media links
+
+
+def start(settings: RuntimeSettings) -> None:
+    """Initialise Pixeltable once per process with ``settings``; a second home is refused."""
+    global _started
+    with _lock:
+        if _started is not None:
+            if _started != settings:
+                raise StoreError(
+                    f"this process already uses the memory store at {_started.home}; one store per process"
+                )
+            return
+        settings.home.mkdir(parents=True, exist_ok=True)
+        os.environ["PIXELTABLE_HOME"] = str(settings.home)
+        if settings.db_connect_str:
+            os.environ["PIXELTABLE_DB_CONNECT_STR"] = settings.db_connect_str
+        else:
+            os.environ.pop("PIXELTABLE_DB_CONNECT_STR", None)
+        with stdout_to_stderr():
+            import pixeltable as pxt
+            from pixeltable.env import Env
+
+            Env._start_web_server = _no_web_server  # type: ignore[method-assign]
+            try:
+                pxt.init({"pixeltable.verbosity": 0})
+            except Exception as exc:
+                raise StoreError(
+                    f"cannot start the memory store at {settings.home}: {type(exc).__name__}: {exc};"
+                    " check [memory] pixeltable_home / db_connect_str"
+                ) from exc
+        logging.getLogger("pixeltable").setLevel(logging.WARNING)
+        _install_vector_settings(Env.get().engine)
+        _started = settings
+        atexit.register(stop)  # a CLI run or a server that exits without shutdown still stops Postgres
+
+
+def _install_vector_settings(engine: Any) -> None:
+    from sqlalchemy import event
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            for name, value in VECTOR_SETTINGS.items():
+                cursor.execute(f"SET {name} = {value}")
+        finally:
+            cursor.close()
+        dbapi_connection.commit()
+
+    event.listen(engine, "connect", on_connect)
+    engine.dispose()  # pooled connections were opened before the listener: drop them
+
+
+def started() -> RuntimeSettings | None:
+    return _started
+
+
+def stop() -> bool:
+    """Release Pixeltable's connections and stop the embedded Postgres if no one else uses it.
+
+    Returns True when a Postgres server was stopped. Safe to call more than once.
+    """
+    global _started
+    with _lock:
+        if _started is None:
+            return False
+        from pixeltable.env import Env
+
+        env = Env._instance
+        _started = None
+        if env is None:
+            return False
+        with contextlib.suppress(Exception):
+            env.engine.dispose()
+        server = getattr(env, "_db_server", None)
+        if server is None:  # external Postgres: not ours to stop
+            return False
+        return _stop_embedded(server)
+
+
+def _stop_embedded(server: Any) -> bool:
+    import psutil
+
+    others = [p for p in server.global_process_id_list.get() if p != os.getpid() and psutil.pid_exists(p)]
+    server.global_process_id_list.put(others)
+    if others:
+        log.info("embedded Postgres left running for processes %s", others)
+        return False
+    pid = postgres_pid(Path(server.pgdata).parent, pgdata=Path(server.pgdata))
+    if pid is None:
+        return False
+    # SIGINT is Postgres' "fast" shutdown, what `pg_ctl -m fast stop` sends; pg_ctl itself would have to run
+    # as the server's system user, who may not be able to enter the folders above pgdata.
+    try:
+        os.kill(pid, signal.SIGINT)
+        psutil.Process(pid).wait(timeout=30)
+    except psutil.NoSuchProcess:
+        pass
+    except (ProcessLookupError, PermissionError, psutil.TimeoutExpired) as exc:
+        log.warning("could not stop the embedded Postgres (pid %s): %s", pid, exc)
+        return False
+    return True
+
+
+def postgres_pid(home: Path, pgdata: Path | None = None) -> int | None:
+    """The pid of the embedded Postgres serving ``home``, if one is running."""
+    pid_file = (pgdata or home / "pgdata") / "postmaster.pid"
+    try:
+        pid = int(pid_file.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid
+    return pid

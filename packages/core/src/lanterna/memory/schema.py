@@ -1,0 +1,119 @@
+"""The store's schema, its version, and the checks made before Pixeltable is touched."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from lanterna import __version__
+from lanterna.memory.runtime import StoreError
+
+#: Bump when the tables change; add a step to ``MIGRATIONS`` that brings the previous version up.
+SCHEMA_VERSION = 1
+DIR = "lanterna_memory"
+META, DOCUMENTS, CHUNKS = f"{DIR}/meta", f"{DIR}/documents", f"{DIR}/chunks"
+MARKER = "lanterna-store.json"
+KINDS = ("code", "doc", "adr", "incident", "note", "meeting")
+
+
+def python_version() -> str:
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def document_columns() -> dict[str, Any]:
+    import pixeltable as pxt
+
+    return {
+        "doc_id": pxt.Required[pxt.String],
+        "tenant": pxt.Required[pxt.String],
+        "service": pxt.Required[pxt.String],
+        "kind": pxt.Required[pxt.String],
+        "path": pxt.Required[pxt.String],
+        "title": pxt.String | None,
+        "content_hash": pxt.Required[pxt.String],
+        "body": pxt.String | None,  # full text of records (notes, ADRs, incidents); None for files
+        "status": pxt.String | None,
+        "n_chunks": pxt.Int | None,
+        "ingested_at": pxt.Required[pxt.Timestamp],
+    }
+
+
+def chunk_columns(dimensions: int) -> dict[str, Any]:
+    import pixeltable as pxt
+
+    return {
+        "chunk_id": pxt.Required[pxt.String],
+        "doc_id": pxt.Required[pxt.String],
+        "tenant": pxt.Required[pxt.String],
+        "service": pxt.Required[pxt.String],
+        "kind": pxt.Required[pxt.String],
+        "path": pxt.Required[pxt.String],
+        "start_line": pxt.Int | None,
+        "end_line": pxt.Int | None,
+        "text": pxt.Required[pxt.String],
+        "embedding": pxt.Required[pxt.Array[(dimensions,), pxt.Float]],  # type: ignore[misc]
+        "ingested_at": pxt.Required[pxt.Timestamp],
+    }
+
+
+def marker_path(home: Path) -> Path:
+    return home / MARKER
+
+
+def read_marker(home: Path) -> dict[str, Any] | None:
+    path = marker_path(home)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise StoreError(
+            f"the memory store marker {path} is unreadable ({exc}); restore it or move the store away"
+        ) from None
+
+
+def write_marker(home: Path, meta: dict[str, str]) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    marker_path(home).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+
+
+def new_meta(embedder: str, dimensions: int) -> dict[str, str]:
+    return {
+        "schema_version": str(SCHEMA_VERSION),
+        "python_version": python_version(),
+        "embedder": embedder,
+        "dimensions": str(dimensions),
+        "created_by": f"lanterna {__version__}",
+    }
+
+
+def check_compatible(meta: dict[str, Any], where: Path | str) -> None:
+    """Refuse a store this Lanterna cannot use, before anything reads its tables."""
+    try:
+        version = int(meta["schema_version"])
+    except (KeyError, TypeError, ValueError):
+        raise StoreError(
+            f"the memory store at {where} has no valid schema version; it is corrupt: move it away"
+        ) from None
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"the memory store at {where} has schema version {version}, newer than this Lanterna understands"
+            f" ({SCHEMA_VERSION}); upgrade lanterna"
+        )
+    created = meta.get("python_version")
+    if created and created != python_version():
+        raise StoreError(
+            f"the memory store at {where} was created with Python {created}, this is Python {python_version()};"
+            f" run lanterna with Python {created} or set [memory] pixeltable_home to a new folder"
+        )
+
+
+def check_embedder(meta: dict[str, Any], embedder: str, where: Path | str) -> None:
+    stored = meta.get("embedder")
+    if stored and stored != embedder:
+        raise StoreError(
+            f"the memory store at {where} was embedded with '{stored}', but the configured embedder is"
+            f" '{embedder}'; set [memory] embedder = \"{stored}\" or use a new pixeltable_home"
+        )

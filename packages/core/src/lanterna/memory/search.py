@@ -1,0 +1,135 @@
+"""Ranked search over one tenant's memory: semantic, or hybrid (semantic + lexical).
+
+Hybrid widens the semantic candidates, adds chunks that literally contain an identifier
+of the query (``parse_config``, ``RetryPolicy``: what code search is often about), and
+ranks by cosine similarity plus a bonus for the query words found in the chunk and its path.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Literal
+
+from lanterna.memory.embedders import words
+
+if TYPE_CHECKING:
+    from lanterna.memory.store import Hit, MemoryStore
+
+Mode = Literal["hybrid", "vector"]
+LEXICAL_WEIGHT = 0.1  # bench/retrieval_quality.py: 0.05-0.15 best, 0.2+ lowers MRR
+STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "do",
+        "does",
+        "for",
+        "from",
+        "how",
+        "i",
+        "in",
+        "is",
+        "it",
+        "of",
+        "on",
+        "or",
+        "the",
+        "this",
+        "to",
+        "we",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "with",
+        "where's",
+        "which's",
+        "our",
+        "my",
+        "your",
+        "can",
+        "should",
+        "file",
+        "code",
+        "function",
+    ]
+)
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+
+
+class SearchError(Exception):
+    """The search cannot run; the message says what to change."""
+
+
+def query_terms(query: str) -> set[str]:
+    return {_stem(w) for w in words(query) if len(w) > 2 and w not in STOPWORDS}
+
+
+def identifiers(query: str) -> list[str]:
+    """Tokens of the query that look like code identifiers: snake_case, camelCase, dotted."""
+    found = []
+    for token in _IDENTIFIER.findall(query):
+        inner_upper = any(c.isupper() for c in token[1:])
+        if ("_" in token.strip("_") or "." in token.strip(".") or inner_upper) and len(token) > 3:
+            found.append(token.strip("."))
+    return found
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ies", "es", "s", "ed"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def lexical_score(terms: set[str], hit: Hit) -> float:
+    if not terms:
+        return 0.0
+    present = {_stem(w) for w in words(hit.text)} | {_stem(w) for w in words(hit.path)}
+    return len(terms & present) / len(terms)
+
+
+def search(
+    store: MemoryStore,
+    tenant: str,
+    query: str,
+    *,
+    service: str | None = None,
+    kind: str | None = None,
+    path_glob: str | None = None,
+    limit: int = 10,
+    mode: Mode = "hybrid",
+) -> list[Hit]:
+    query = query.strip()
+    if not query:
+        raise SearchError("the search query is empty; say what you are looking for")
+    if not 1 <= limit <= 200:
+        raise SearchError("limit must be between 1 and 200")
+    paths = None
+    if path_glob:
+        paths = store.paths_matching(tenant, path_glob, service, kind)
+        if not paths:
+            return []
+    where = store.filters(service=service, kind=kind, paths=paths)
+    vector = store.embedder.embed([query])[0]
+    if mode == "vector":
+        return store.vector_search(tenant, vector, limit=limit, where_extra=where)
+    candidates = store.vector_search(tenant, vector, limit=max(limit * 5, 50), where_extra=where)
+    seen = {(h.doc_id, h.start_line) for h in candidates}
+    names = identifiers(query)
+    if names:
+        extra = store.text_search(tenant, names, vector, limit=50, where_extra=where)
+        candidates.extend(h for h in extra if (h.doc_id, h.start_line) not in seen)
+    terms = query_terms(query)
+    for hit in candidates:
+        hit.score = hit.vector_score + LEXICAL_WEIGHT * lexical_score(terms, hit)
+    candidates.sort(key=lambda h: h.score, reverse=True)
+    return candidates[:limit]

@@ -1,0 +1,39 @@
+"""The ``[memory]`` section of the config, with environment overrides."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from lanterna.config import Config, data_dir
+from lanterna.memory.embedders import DEFAULT_EMBEDDER
+
+
+@dataclass(frozen=True)
+class MemorySettings:
+    """Where the store lives and how files are read.
+
+    ``pixeltable_home``: ``LANTERNA_PIXELTABLE_HOME`` or ``[memory] pixeltable_home``, default
+    ``<data dir>/pixeltable``. ``db_connect_str``: ``LANTERNA_DB_CONNECT_STR`` or ``[memory]
+    db_connect_str``, an external PostgreSQL (with pgvector) for teams, passed to Pixeltable.
+    """
+
+    pixeltable_home: Path
+    db_connect_str: str | None
+    embedder: str
+    max_file_bytes: int
+    chunk_lines: int
+
+    @classmethod
+    def from_config(cls, config: Config) -> MemorySettings:
+        section = config.section("memory")
+        home = os.environ.get("LANTERNA_PIXELTABLE_HOME") or section.get("pixeltable_home")
+        connect = os.environ.get("LANTERNA_DB_CONNECT_STR") or section.get("db_connect_str")
+        return cls(
+            pixeltable_home=Path(home).expanduser() if home else data_dir() / "pixeltable",
+            db_connect_str=str(connect) if connect else None,
+            embedder=os.environ.get("LANTERNA_EMBEDDER") or str(section.get("embedder", DEFAULT_EMBEDDER)),
+            max_file_bytes=int(section.get("max_file_kb", 512)) * 1024,
+            chunk_lines=int(section.get("chunk_lines", 40)),
+        )

@@ -1,0 +1,522 @@
+"""The Pixeltable store: documents and their embedded chunks, always scoped by tenant.
+
+Every method takes the tenant explicitly and puts it in the SQL ``where``; callers get it
+from ``lanterna.guard.current_request()``. Writes keep one rule that makes kill -9 safe:
+a document row is inserted only after all its chunks, so a chunk without a document row is
+an interrupted write, cleaned up by the next ingest of that service.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from lanterna.memory import schema
+from lanterna.memory.embedders import Embedder, get_embedder
+from lanterna.memory.runtime import RuntimeSettings, StoreError, start
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+
+    from lanterna.memory.settings import MemorySettings
+
+log = logging.getLogger("lanterna.memory")
+#: Rows per Pixeltable insert: each insert is one transaction.
+INSERT_BATCH = 256
+
+
+@dataclass
+class ChunkIn:
+    start_line: int
+    end_line: int
+    text: str
+
+
+@dataclass
+class DocumentIn:
+    kind: str
+    path: str
+    content_hash: str
+    chunks: list[ChunkIn]
+    title: str | None = None
+    body: str | None = None
+    status: str | None = None
+    doc_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+@dataclass
+class Hit:
+    doc_id: str
+    service: str
+    kind: str
+    path: str
+    start_line: int | None
+    end_line: int | None
+    text: str
+    score: float
+    vector_score: float = 0.0
+
+    def as_dict(self, snippet_chars: int = 400) -> dict[str, Any]:
+        snippet = self.text if len(self.text) <= snippet_chars else self.text[: snippet_chars - 1] + "…"
+        return {
+            "doc_id": self.doc_id,
+            "service": self.service,
+            "kind": self.kind,
+            "path": self.path,
+            "start_line": self.start_line,
+            "end_line": self.end_line,
+            "score": round(self.score, 4),
+            "snippet": snippet,
+        }
+
+
+F = TypeVar("F", bound="Callable[..., Any]")
+
+
+def _locked(method: F) -> F:
+    @functools.wraps(method)
+    def wrapper(self: MemoryStore, *args: Any, **kwargs: Any) -> Any:
+        with self.lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class MemoryStore:
+    """One process-wide handle on the Pixeltable tables of long-term memory."""
+
+    def __init__(self, settings: MemorySettings, embedder: Embedder, tables: dict[str, Any]) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.meta_table = tables["meta"]
+        self.documents = tables["documents"]
+        self.chunks = tables["chunks"]
+        # Pixeltable's handles are not documented as thread-safe, and MCP runs plain tools on worker
+        # threads: one store call at a time (embedding, the slow part, runs outside the lock).
+        self.lock = threading.RLock()
+
+    # -- opening ---------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, settings: MemorySettings) -> MemoryStore:
+        """Start Pixeltable, check (or create) the schema and return the store."""
+        home = settings.pixeltable_home
+        marker = schema.read_marker(home)
+        if marker is not None:  # checked before Pixeltable reads anything of this store
+            schema.check_compatible(marker, home)
+            schema.check_embedder(marker, settings.embedder, home)
+        embedder = get_embedder(settings.embedder)
+        start(RuntimeSettings(home=home, db_connect_str=settings.db_connect_str))
+        import pixeltable as pxt
+
+        from lanterna.memory import udf
+
+        udf.activate(embedder)
+        where = (settings.db_connect_str and "the configured database") or home
+        try:
+            existing = set(pxt.list_tables(schema.DIR)) if schema.DIR in pxt.list_dirs() else set()
+        except Exception as exc:
+            raise StoreError(
+                f"cannot read the memory store at {where}: {exc}; move it away or fix the database"
+            ) from exc
+        if not existing:
+            tables = cls._create(embedder)
+            meta = schema.new_meta(embedder.name, embedder.dimensions)
+        else:
+            missing = {schema.META, schema.DOCUMENTS, schema.CHUNKS} - existing
+            if missing:
+                raise StoreError(
+                    f"the memory store at {where} is incomplete (missing {', '.join(sorted(missing))});"
+                    " it is corrupt: move it away and ingest again"
+                )
+            tables = {
+                "meta": pxt.get_table(schema.META),
+                "documents": pxt.get_table(schema.DOCUMENTS),
+                "chunks": pxt.get_table(schema.CHUNKS),
+            }
+            meta = {r["key"]: r["value"] for r in tables["meta"].select().collect()}
+            schema.check_compatible(meta, where)
+            schema.check_embedder(meta, embedder.name, where)
+            meta = cls._migrate(tables, meta)
+        schema.write_marker(home, meta)
+        return cls(settings, embedder, tables)
+
+    @staticmethod
+    def _create(embedder: Embedder) -> dict[str, Any]:
+        import pixeltable as pxt
+
+        from lanterna.memory import udf
+
+        pxt.create_dir(schema.DIR, if_exists="ignore")
+        meta = pxt.create_table(
+            schema.META, {"key": pxt.Required[pxt.String], "value": pxt.String | None}, if_exists="ignore"
+        )
+        documents = pxt.create_table(schema.DOCUMENTS, schema.document_columns(), if_exists="ignore")
+        chunks = pxt.create_table(schema.CHUNKS, schema.chunk_columns(embedder.dimensions), if_exists="ignore")
+        for column in ("tenant", "path"):
+            documents.add_btree_index(column, if_exists="ignore")
+            chunks.add_btree_index(column, if_exists="ignore")
+        chunks.add_btree_index("doc_id", if_exists="ignore")
+        index_udf = udf.UDFS.get(embedder.dimensions)
+        chunks.add_embedding_index(
+            "embedding", idx_name="semantic", embedding=index_udf, metric="cosine", precision="fp32", if_exists="ignore"
+        )
+        # written last: a store with a meta row is a complete store
+        meta.insert([{"key": k, "value": v} for k, v in schema.new_meta(embedder.name, embedder.dimensions).items()])
+        return {"meta": meta, "documents": documents, "chunks": chunks}
+
+    @staticmethod
+    def _migrate(tables: dict[str, Any], meta: dict[str, str]) -> dict[str, str]:
+        version = int(meta["schema_version"])
+        while version < schema.SCHEMA_VERSION:
+            MIGRATIONS[version](tables)
+            version += 1
+            table = tables["meta"]
+            table.update({"value": str(version)}, where=table.key == "schema_version")
+            meta["schema_version"] = str(version)
+        return meta
+
+    # -- writing ---------------------------------------------------------------------------
+
+    @_locked
+    def known_documents(
+        self, tenant: str, service: str, kinds: Sequence[str] | None = None
+    ) -> dict[str, tuple[str, str]]:
+        """``{path: (doc_id, content_hash)}`` of the stored documents of one service."""
+        d = self.documents
+        where = (d.tenant == tenant) & (d.service == service)
+        if kinds:
+            where = where & d.kind.isin(list(kinds))
+        return {
+            r["path"]: (r["doc_id"], r["content_hash"])
+            for r in d.where(where).select(d.path, d.doc_id, d.content_hash).collect()
+        }
+
+    @_locked
+    def has_service(self, tenant: str, service: str) -> bool:
+        d = self.documents
+        return d.where((d.tenant == tenant) & (d.service == service)).count() > 0
+
+    @_locked
+    def interrupted_paths(self, tenant: str, service: str) -> set[str]:
+        """Paths with chunks but no document row: writes a kill -9 interrupted."""
+        c, d = self.chunks, self.documents
+        chunk_docs = {
+            r["doc_id"]: r["path"]
+            for r in c.where((c.tenant == tenant) & (c.service == service))
+            .select(c.doc_id, c.path)
+            .distinct()
+            .collect()
+        }
+        if not chunk_docs:
+            return set()
+        stored = {
+            r["doc_id"] for r in d.where((d.tenant == tenant) & (d.service == service)).select(d.doc_id).collect()
+        }
+        return {path for doc_id, path in chunk_docs.items() if doc_id not in stored}
+
+    @_locked
+    def remove_paths(self, tenant: str, service: str, paths: Iterable[str]) -> None:
+        paths = sorted(set(paths))
+        if not paths:
+            return
+        c, d = self.chunks, self.documents
+        for start_at in range(0, len(paths), 500):
+            part = paths[start_at : start_at + 500]
+            c.delete(where=(c.tenant == tenant) & (c.service == service) & c.path.isin(part))
+            d.delete(where=(d.tenant == tenant) & (d.service == service) & d.path.isin(part))
+
+    def write(
+        self,
+        tenant: str,
+        service: str,
+        documents: Sequence[DocumentIn],
+        on_embedded: Callable[[int], None] | None = None,
+    ) -> float:
+        """Embed and store new documents (their paths must not be stored). Returns seconds spent embedding."""
+        import time
+
+        import numpy as np
+
+        texts = [chunk.text for doc in documents for chunk in doc.chunks]
+        started = time.perf_counter()
+        vectors = self.embedder.embed(texts) if texts else []
+        embed_seconds = time.perf_counter() - started
+        if on_embedded:
+            on_embedded(len(texts))
+        now = _now()
+        rows = []
+        vector_iter = iter(vectors)
+        for doc in documents:
+            for chunk in doc.chunks:
+                rows.append(
+                    {
+                        "chunk_id": uuid.uuid4().hex,
+                        "doc_id": doc.doc_id,
+                        "tenant": tenant,
+                        "service": service,
+                        "kind": doc.kind,
+                        "path": doc.path,
+                        "start_line": chunk.start_line,
+                        "end_line": chunk.end_line,
+                        "text": chunk.text,
+                        "embedding": np.asarray(next(vector_iter), dtype=np.float32),
+                        "ingested_at": now,
+                    }
+                )
+        with self.lock:
+            for start_at in range(0, len(rows), INSERT_BATCH):
+                self.chunks.insert(rows[start_at : start_at + INSERT_BATCH])
+            doc_rows = [
+                {
+                    "doc_id": doc.doc_id,
+                    "tenant": tenant,
+                    "service": service,
+                    "kind": doc.kind,
+                    "path": doc.path,
+                    "title": doc.title,
+                    "content_hash": doc.content_hash,
+                    "body": doc.body,
+                    "status": doc.status,
+                    "n_chunks": len(doc.chunks),
+                    "ingested_at": now,
+                }
+                for doc in documents
+            ]
+            if doc_rows:
+                self.documents.insert(doc_rows)
+        return embed_seconds
+
+    @_locked
+    def forget(self, tenant: str, doc_id: str) -> bool:
+        """Delete one document and its chunks from every query; True if it existed."""
+        c, d = self.chunks, self.documents
+        found = d.where((d.tenant == tenant) & (d.doc_id == doc_id)).count() > 0
+        c.delete(where=(c.tenant == tenant) & (c.doc_id == doc_id))
+        d.delete(where=(d.tenant == tenant) & (d.doc_id == doc_id))
+        return found
+
+    # -- reading ---------------------------------------------------------------------------
+
+    @_locked
+    def get_document(self, tenant: str, doc_id: str) -> dict[str, Any] | None:
+        d = self.documents
+        rows = list(d.where((d.tenant == tenant) & (d.doc_id == doc_id)).select().collect())
+        if not rows:
+            return None
+        row = dict(rows[0])
+        if row.get("body") is None:
+            c = self.chunks
+            parts = c.where((c.tenant == tenant) & (c.doc_id == doc_id)).select(c.text, c.start_line).collect()
+            row["body"] = "\n".join(p["text"] for p in sorted(parts, key=lambda p: p["start_line"] or 0))
+        return row
+
+    @_locked
+    def list_documents(
+        self, tenant: str, *, kind: str | None = None, service: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        d = self.documents
+        where = d.tenant == tenant
+        if kind:
+            where = where & (d.kind == kind)
+        if service:
+            where = where & (d.service == service)
+        query = d.where(where).select(d.doc_id, d.service, d.kind, d.path, d.title, d.status, d.ingested_at)
+        rows = [dict(r) for r in query.order_by(d.ingested_at, asc=False).limit(limit).collect()]
+        return rows
+
+    @_locked
+    def services(self, tenant: str) -> list[dict[str, Any]]:
+        d = self.documents
+        rows = d.where(d.tenant == tenant).select(d.service, d.kind, d.n_chunks).collect()
+        out: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            entry = out.setdefault(r["service"], {"service": r["service"], "documents": 0, "chunks": 0, "kinds": {}})
+            entry["documents"] += 1
+            entry["chunks"] += r["n_chunks"] or 0
+            entry["kinds"][r["kind"]] = entry["kinds"].get(r["kind"], 0) + 1
+        return sorted(out.values(), key=lambda e: e["service"])
+
+    def stats(self, tenant: str) -> dict[str, Any]:
+        services = self.services(tenant)
+        return {
+            "tenant": tenant,
+            "services": len(services),
+            "documents": sum(s["documents"] for s in services),
+            "chunks": sum(s["chunks"] for s in services),
+            "embedder": self.embedder.name,
+            "dimensions": self.embedder.dimensions,
+            "schema_version": schema.SCHEMA_VERSION,
+            "store": str(self.settings.pixeltable_home) if not self.settings.db_connect_str else "external database",
+        }
+
+    @_locked
+    def paths_matching(self, tenant: str, glob: str, service: str | None, kind: str | None) -> list[str]:
+        import fnmatch
+
+        d = self.documents
+        where = d.tenant == tenant
+        if service:
+            where = where & (d.service == service)
+        if kind:
+            where = where & (d.kind == kind)
+        paths = {r["path"] for r in d.where(where).select(d.path).collect()}
+        return sorted(p for p in paths if fnmatch.fnmatchcase(p, glob))
+
+    @_locked
+    def vector_search(self, tenant: str, vector: Sequence[float], *, limit: int, where_extra: Any = None) -> list[Hit]:
+        import numpy as np
+
+        c = self.chunks
+        sim = c.embedding.similarity(vector=np.asarray(vector, dtype=np.float32), idx="semantic")
+        where = c.tenant == tenant
+        if where_extra is not None:
+            where = where & where_extra
+        query = (
+            c.where(where)
+            .select(c.doc_id, c.service, c.kind, c.path, c.start_line, c.end_line, c.text, score=sim)
+            .order_by(sim, asc=False)
+        )
+        return [_hit(r, r["score"]) for r in query.limit(limit).collect()]
+
+    @_locked
+    def text_search(
+        self, tenant: str, terms: Sequence[str], vector: Sequence[float], *, limit: int, where_extra: Any = None
+    ) -> list[Hit]:
+        """Chunks containing any of ``terms`` (case-insensitive, in SQL), scored by cosine to ``vector``."""
+        import numpy as np
+
+        c = self.chunks
+        if not terms:
+            return []
+        match = None
+        for term in terms:
+            clause = c.text.contains(term, case=False)
+            match = clause if match is None else (match | clause)
+        where = (c.tenant == tenant) & match
+        if where_extra is not None:
+            where = where & where_extra
+        query = c.where(where).select(
+            c.doc_id, c.service, c.kind, c.path, c.start_line, c.end_line, c.text, c.embedding
+        )
+        q = np.asarray(vector, dtype=np.float32)
+        return [_hit(r, float(np.dot(q, r["embedding"]))) for r in query.limit(limit).collect()]
+
+    def filters(self, *, service: str | None, kind: str | None, paths: list[str] | None) -> Any:
+        c = self.chunks
+        where = None
+        for clause in (
+            (c.service == service) if service else None,
+            (c.kind == kind) if kind else None,
+            c.path.isin(paths) if paths is not None else None,
+        ):
+            if clause is not None:
+                where = clause if where is None else (where & clause)
+        return where
+
+    # -- maintenance -----------------------------------------------------------------------
+
+    def purge(self) -> dict[str, int]:
+        """Rewrite both tables from their live rows, then drop the old ones with their history."""
+        import pixeltable as pxt
+
+        counts: dict[str, int] = {}
+        with self.lock:
+            for name, attr, columns in (
+                (schema.CHUNKS, "chunks", schema.chunk_columns(self.embedder.dimensions)),
+                (schema.DOCUMENTS, "documents", schema.document_columns()),
+            ):
+                old = getattr(self, attr)
+                before = len(old.get_versions())
+                rows = [dict(r) for r in old.select().collect()]
+                staging = f"{name}_purge"
+                fresh = pxt.create_table(staging, columns, if_exists="replace")
+                for column in ("tenant", "path"):
+                    fresh.add_btree_index(column)
+                if attr == "chunks":
+                    from lanterna.memory import udf
+
+                    fresh.add_btree_index("doc_id")
+                    fresh.add_embedding_index(
+                        "embedding",
+                        idx_name="semantic",
+                        embedding=udf.UDFS.get(self.embedder.dimensions),
+                        metric="cosine",
+                        precision="fp32",
+                    )
+                for start_at in range(0, len(rows), INSERT_BATCH):
+                    fresh.insert(rows[start_at : start_at + INSERT_BATCH])
+                pxt.drop_table(name)
+                pxt.move(staging, name)
+                setattr(self, attr, pxt.get_table(name))
+                counts[attr] = len(rows)
+                counts[f"{attr}_versions_dropped"] = before
+        return counts
+
+    @_locked
+    def history_contains(self, text: str) -> bool:
+        """Whether any stored version of the chunks (deleted ones included) holds ``text``."""
+        from pixeltable.env import Env
+        from sqlalchemy import text as sql_text
+
+        store = self.chunks._tbl_version.get().store_tbl.sa_tbl
+        text_col = self.chunks._tbl_version.get().cols_by_name["text"].sa_col
+        with Env.get().engine.connect() as conn:
+            rows = conn.execute(
+                sql_text(f'SELECT count(*) FROM "{store.name}" WHERE "{text_col.name}" LIKE :p'), {"p": f"%{text}%"}
+            ).scalar()
+        return bool(rows)
+
+
+def _hit(row: dict[str, Any], score: float) -> Hit:
+    return Hit(
+        doc_id=row["doc_id"],
+        service=row["service"],
+        kind=row["kind"],
+        path=row["path"],
+        start_line=row["start_line"],
+        end_line=row["end_line"],
+        text=row["text"],
+        score=float(score),
+        vector_score=float(score),
+    )
+
+
+#: ``{from_version: step}``; each step upgrades the tables by one schema version.
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], None]] = {}
+
+_store: MemoryStore | None = None
+_store_lock = threading.Lock()
+
+
+def get_store(settings: MemorySettings) -> MemoryStore:
+    """The process-wide store (opened on first use)."""
+    global _store
+    with _store_lock:
+        if _store is None:
+            _store = MemoryStore.open(settings)
+        elif _store.settings.pixeltable_home != settings.pixeltable_home:
+            raise StoreError(
+                f"this process already uses the memory store at {_store.settings.pixeltable_home};"
+                " one store per process"
+            )
+        return _store
+
+
+def close_store() -> bool:
+    """Forget the store and stop Pixeltable's Postgres if this process was its last user."""
+    global _store
+    from lanterna.memory import runtime
+
+    with _store_lock:
+        _store = None
+        return runtime.stop()

@@ -1,0 +1,136 @@
+"""Chunking and tree walking: pure functions, no store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lanterna.memory.chunking import chunk_text
+from lanterna.memory.walker import has_secret_content, is_secret_name, walk
+
+from .helpers import write_tree
+
+PY = """import os
+
+
+def first(a):
+    return a
+
+
+@decorator
+def second(b):
+    # comment
+    return b
+
+
+class Third:
+    def method(self):
+        return 3
+"""
+
+
+def test_code_is_cut_at_top_level_definitions_with_line_ranges() -> None:
+    chunks = chunk_text(PY, "m.py", max_lines=6)
+    assert [(c.start_line, c.end_line) for c in chunks] == [(1, 3), (4, 7), (8, 13), (14, 16)]
+    assert chunks[2].text.startswith("@decorator\ndef second")  # decorators stay with their function
+    assert chunks[3].text.startswith("class Third")
+    lines = PY.splitlines()
+    for c in chunks:
+        assert c.text == "\n".join(lines[c.start_line - 1 : c.end_line])
+
+
+def test_small_definitions_are_packed_together() -> None:
+    chunks = chunk_text(PY, "m.py", max_lines=40)
+    assert len(chunks) == 1 and (chunks[0].start_line, chunks[0].end_line) == (1, 16)
+
+
+def test_long_functions_are_split_within_limits() -> None:
+    body = "def long():\n" + "".join(f"    x{i} = {i}\n" + ("\n" if i % 7 == 6 else "") for i in range(100))
+    chunks = chunk_text(body, "long.py", max_lines=20, max_chars=400)
+    assert len(chunks) > 1
+    assert all(c.end_line - c.start_line + 1 <= 20 and len(c.text) <= 400 for c in chunks)
+    covered = [n for c in chunks for n in range(c.start_line, c.end_line + 1)]
+    assert covered == sorted(set(covered))  # no overlap, in order
+
+
+def test_markdown_is_cut_at_headings() -> None:
+    text = "# A\n" + "a\n" * 10 + "## B\n" + "b\n" * 10
+    chunks = chunk_text(text, "doc.md", max_lines=12)
+    assert [c.text.splitlines()[0] for c in chunks] == ["# A", "## B"]
+
+
+def test_walk_honours_nested_gitignores_and_skips(tmp_path: Path) -> None:
+    root = write_tree(
+        tmp_path,
+        {
+            ".gitignore": "*.tmp\n",
+            "a.py": "x",
+            "a.tmp": "x",
+            "sub/.gitignore": "local/\n!keep.tmp\n",
+            "sub/keep.tmp": "x",
+            "sub/local/x.py": "x",
+            "sub/b.py": "x",
+            "node_modules/m.js": "x",
+            ".git/config": "x",
+            "big.py": "x" * 2000,
+        },
+    )
+    walked = walk(root, max_bytes=1000)
+    rel = sorted(p.relative_to(root).as_posix() for p in walked.files)
+    assert rel == [".gitignore", "a.py", "sub/.gitignore", "sub/b.py", "sub/keep.tmp"]
+    assert walked.too_big == ["big.py"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        ".env",
+        ".env.production",
+        "id_rsa",
+        "id_ed25519",
+        "server.pem",
+        "tls.key",
+        "credentials.json",
+        "secrets.yaml",
+        ".netrc",
+        ".pgpass",
+        "service-account-prod.json",
+    ],
+)
+def test_secret_file_names(name: str) -> None:
+    assert is_secret_name(name)
+
+
+@pytest.mark.parametrize("name", ["env.py", "keys.py", "README.md", "secretary.py", "monkey.py"])
+def test_ordinary_file_names(name: str) -> None:
+    assert not is_secret_name(name)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "-----BEGIN RSA PRIVATE KEY-----",
+        "aws = 'AKIA" + "ABCDEFGHIJKLMNOP'",
+        "token: ghp_" + "x" * 36,
+        "GITLAB=glpat-" + "a" * 20,
+        "slack xoxb-" + "1" * 20,
+        "OPENAI_API_KEY=sk-" + "A" * 40,
+    ],
+)
+def test_secret_contents(text: str) -> None:
+    assert has_secret_content(text)
+
+
+def test_ordinary_contents() -> None:
+    assert not has_secret_content("def skip(token): return token.kind == 'sk-ip'\n# AKIA is a prefix")
+
+
+def test_mcp_server_finds_the_progress_context_parameter() -> None:
+    pytest.importorskip("mcp.server.mcpserver")
+    from mcp.server.mcpserver.utilities.context_injection import find_context_parameter
+
+    from lanterna.memory.mcp_tools import memory_ingest, memory_search
+
+    assert find_context_parameter(memory_ingest) == "ctx"
+    assert find_context_parameter(memory_search) is None

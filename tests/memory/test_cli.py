@@ -1,0 +1,110 @@
+"""The memory CLI commands: registered by the built-in plugin, guarded, scoped by tenant."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from lanterna import hookimpl
+from lanterna.memory.commands import register
+from lanterna.plugins import get_host
+
+from .helpers import LANTERNA, subprocess_env, write_tree
+
+
+@pytest.fixture
+def cli() -> typer.Typer:
+    app = typer.Typer()
+    register(app)
+    return app
+
+
+def run(cli: typer.Typer, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_ingest_search_note_show_forget(cli: typer.Typer, tmp_path: Path) -> None:
+    root = write_tree(
+        tmp_path / "p", {"app/payments.py": "def refund_order(order_id):\n    return gateway.refund(order_id)\n"}
+    )
+    code, out, err = run(cli, "ingest", str(root), "--service", "pay", "--json")
+    assert code == 0, err
+    assert json.loads(out)["added"] == 1
+    code, out, _ = run(cli, "search", "refund_order", "--service", "pay", "--json")
+    hits = json.loads(out)
+    assert hits[0]["path"] == "app/payments.py" and hits[0]["start_line"] == 1
+    code, out, _ = run(cli, "search", "refund_order", "--path", "app/*.py")
+    assert code == 0 and "app/payments.py:1-2" in out
+    code, out, _ = run(cli, "note", "Refunds above 500 EUR need a second approver.", "--json")
+    note_id = json.loads(out)["id"]
+    code, out, _ = run(cli, "show", note_id)
+    assert "second approver" in out
+    code, out, _ = run(cli, "forget", note_id)
+    assert code == 0
+    code, out, err = run(cli, "show", note_id)
+    assert code == 2 and "no memory with id" in err
+    code, out, _ = run(cli, "services", "--json")
+    assert [s["service"] for s in json.loads(out)] == ["pay"]
+    code, out, _ = run(cli, "stats")
+    assert "documents: 1" in out
+
+
+def test_errors_are_one_line_with_exit_code(cli: typer.Typer, tmp_path: Path) -> None:
+    code, _, err = run(cli, "ingest", str(tmp_path / "nope"), "--service", "x")
+    assert (
+        code == 2
+        and err.strip() == f"lanterna: path {tmp_path / 'nope'} does not exist; pass a folder or file to ingest"
+    )
+    code, _, err = run(cli, "ingest", str(tmp_path))
+    assert code == 2 and "--service NAME" in err
+    code, _, err = run(cli, "search", "x", "--service", "ghost")
+    assert code == 2 and "unknown service 'ghost'" in err and err.count("\n") == 1
+
+
+class DenyMemory:
+    @hookimpl
+    def authorize(self, request, action, resource):
+        if action.startswith("memory.") and resource == "service:secret-project":
+            return "you may not read secret-project; ask its owner for access"
+        return None
+
+
+def test_commands_run_through_the_guard(cli: typer.Typer) -> None:
+    get_host().register(DenyMemory(), "deny-memory")
+    code, _, err = run(cli, "search", "anything", "--service", "secret-project")
+    assert code == 3
+    assert "denied: you may not read secret-project" in err
+
+
+def test_plugin_registers_commands_without_importing_heavy_libraries(tmp_path: Path) -> None:
+    script = (
+        "import sys; from lanterna.cli import app, _register_plugin_commands; from lanterna.plugins import get_host;"
+        " _register_plugin_commands(get_host());"
+        " names = {c.name for c in app.registered_commands};"
+        " assert {'ingest', 'search', 'note', 'adr', 'incident', 'forget', 'services', 'stats'} <= names, names;"
+        " heavy = [m for m in ('pixeltable', 'onnxruntime', 'numpy', 'mcp', 'tokenizers') if m in sys.modules];"
+        " assert not heavy, heavy"
+    )
+    done = subprocess.run([sys.executable, "-c", script], env=subprocess_env(tmp_path), capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr.decode()
+
+
+def test_cli_json_output_is_clean_and_external_database_passes_through(tmp_path: Path) -> None:
+    env = subprocess_env(
+        tmp_path / "home",
+        LANTERNA_EMBEDDER="hash-384",
+        LANTERNA_PIXELTABLE_HOME=str(tmp_path / "pxt"),
+        LANTERNA_DB_CONNECT_STR="postgresql://nobody@127.0.0.1:1/lanterna",
+    )
+    done = subprocess.run([*LANTERNA, "stats", "--json"], env=env, capture_output=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stdout == b""
+    assert b"cannot start the memory store" in done.stderr
+    assert not (tmp_path / "pxt" / "pgdata").exists()  # it went to the external database, not an embedded one

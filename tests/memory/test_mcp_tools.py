@@ -1,0 +1,113 @@
+"""The MCP tool functions, called as the server will: inside a guarded operation.
+
+The MCP server lives on another branch; end-to-end MCP client tests are wired when it lands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from pathlib import Path
+
+from lanterna.memory import mcp_tools
+from lanterna.plugins import get_host
+
+from .helpers import operation, write_tree
+
+
+class RecordingContext:
+    """Stands in for the SDK's Context: records the progress notifications a tool sends."""
+
+    def __init__(self) -> None:
+        self.progress: list[tuple[float, float | None, str | None]] = []
+
+    async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
+        self.progress.append((progress, total, message))
+
+
+def test_plugin_registers_every_tool_with_an_action() -> None:
+    registered: list[dict] = []
+
+    def register(fn, *, name=None, description=None, action=None, resource=None, feature=None) -> None:
+        registered.append({"fn": fn, "name": name, "action": action})
+
+    get_host().call("register_mcp_tools", register=register)
+    names = {r["name"] for r in registered}
+    assert {
+        "memory_search",
+        "memory_ingest",
+        "memory_remember",
+        "memory_add_adr",
+        "memory_add_incident",
+        "memory_get",
+        "memory_list",
+        "memory_forget",
+        "memory_services",
+        "memory_stats",
+    } == names
+    for r in registered:
+        assert r["action"].startswith("memory.")
+        assert inspect.getdoc(r["fn"])
+        assert "tenant" not in inspect.signature(r["fn"]).parameters
+
+
+def test_ingest_tool_reports_progress_and_search_tool_finds(tmp_path: Path) -> None:
+    root = write_tree(tmp_path / "svc", {f"m{i}.py": f"def job_{i}():\n    return {i}\n" for i in range(5)})
+    ctx = RecordingContext()
+
+    async def scenario() -> dict:
+        with operation("memory.ingest"):
+            return await mcp_tools.memory_ingest(str(root), "jobs", ctx=ctx)
+
+    report = asyncio.run(scenario())
+    assert report["added"] == 5
+    assert ctx.progress and ctx.progress[-1][:2] == (5, 5)
+    with operation("memory.search"):
+        hits = mcp_tools.memory_search("job_3", service="jobs", limit=1)
+        adr = mcp_tools.memory_add_adr("Use cron for jobs", "Jobs run from cron, not a queue.", service="jobs")
+        listed = mcp_tools.memory_list(kind="adr")
+        fetched = mcp_tools.memory_get(adr["id"])
+        mcp_tools.memory_forget(adr["id"])
+        after = mcp_tools.memory_list(kind="adr")
+    assert hits[0]["path"] == "m3.py"
+    assert [x["id"] for x in listed] == [adr["id"]]
+    assert "not a queue" in fetched["text"]
+    assert after == []
+
+
+def test_ingest_over_http_is_refused_by_default(tmp_path: Path) -> None:
+    import pytest
+
+    from lanterna.guard import Guard
+    from lanterna.memory.api import MemoryError
+    from lanterna.types import RequestContext
+
+    guard = Guard(get_host())
+    with (
+        guard.operation(RequestContext(transport="http"), "memory.ingest", "memory"),
+        pytest.raises(MemoryError, match="over HTTP is off"),
+    ):
+        asyncio.run(mcp_tools.memory_ingest(str(tmp_path), "svc"))
+
+
+def test_plain_tools_can_run_on_concurrent_worker_threads(tmp_path: Path) -> None:
+    """The server runs plain ``def`` tools on worker threads: concurrent calls stay correct."""
+    import contextvars
+    from concurrent.futures import ThreadPoolExecutor
+
+    root = write_tree(tmp_path / "c", {f"f{i}.py": f"def worker_{i}():\n    return {i}\n" for i in range(8)})
+    with operation("memory.ingest"):
+        mcp_tools.memory_services()  # store open before the threads start
+        asyncio.run(mcp_tools.memory_ingest(str(root), "conc"))
+
+    def call(i: int) -> tuple[str, str]:
+        with operation("memory.search"):
+            if i % 2:
+                mcp_tools.memory_remember(f"thread note {i}", service="conc")
+            return f"f{i}.py", mcp_tools.memory_search(f"worker_{i}", service="conc", kind="code", limit=1)[0]["path"]
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda i: contextvars.copy_context().run(call, i), range(8)))
+    assert all(expected == got for expected, got in results)
+    with operation():
+        assert len(mcp_tools.memory_list(kind="note", service="conc")) == 4
