@@ -18,19 +18,51 @@ import time
 
 from _common import isolated_home, operation, say
 
-QUERIES = ["retry the payment when the processor times out", "refund_order", "where is the session token stored",
-           "validate a barcode", "send an email to the customer", "parse the config file", "reserve stock",
-           "rate limit requests", "database failover runbook", "json logging"]
+QUERIES = [
+    "retry the payment when the processor times out",
+    "refund_order",
+    "where is the session token stored",
+    "validate a barcode",
+    "send an email to the customer",
+    "parse the config file",
+    "reserve stock",
+    "rate limit requests",
+    "database failover runbook",
+    "json logging",
+]
 
 
-WORDS = ["order", "customer", "invoice", "payment", "refund", "stock", "parcel", "session", "token", "retry", "cache",
-         "config", "event", "queue", "report", "account", "price", "discount", "shipment", "warehouse", "user"]
+WORDS = [
+    "order",
+    "customer",
+    "invoice",
+    "payment",
+    "refund",
+    "stock",
+    "parcel",
+    "session",
+    "token",
+    "retry",
+    "cache",
+    "config",
+    "event",
+    "queue",
+    "report",
+    "account",
+    "price",
+    "discount",
+    "shipment",
+    "warehouse",
+    "user",
+]
 
 
 def snippet(rng: random.Random, i: int) -> str:
     a, b, c, d = rng.sample(WORDS, 4)
-    return (f"def {a}_{b}_{i}({c}, {d}):\n    \"\"\"Update the {c} of a {a} when the {b} changes.\"\"\"\n"
-            f"    return {d}.{rng.choice(WORDS)}({c}, limit={rng.randint(1, 500)})")
+    return (
+        f'def {a}_{b}_{i}({c}, {d}):\n    """Update the {c} of a {a} when the {b} changes."""\n'
+        f"    return {d}.{rng.choice(WORDS)}({c}, limit={rng.randint(1, 500)})"
+    )
 
 
 def pct(values: list[float], q: float) -> float:
@@ -80,8 +112,10 @@ def main() -> None:
 
         with Env.get().engine.begin() as conn:  # fresh planner statistics, as autovacuum keeps them on a live store
             conn.execute(sa.text(f"ANALYZE {store.chunks._tbl_version.get().store_tbl.sa_tbl.name}"))
-        say(f"inserted {args.chunks} chunks ({', '.join(f'{n} tenant {t!r}' for t, n in sizes.items())})"
-            f" in {time.perf_counter() - started:.0f}s")
+        say(
+            f"inserted {args.chunks} chunks ({', '.join(f'{n} tenant {t!r}' for t, n in sizes.items())})"
+            f" in {time.perf_counter() - started:.0f}s"
+        )
         real.embed(["warm up"])
         for tenant in sizes:
             search(store, tenant, "warm up", limit=10)
@@ -100,14 +134,18 @@ def main() -> None:
             t0 = time.perf_counter()
             real.embed([QUERIES[i % len(QUERIES)] + f" {i}"])
             embed_only.append((time.perf_counter() - t0) * 1000)
-        say(f"{'query embedding alone (MiniLM)':<46} p50 {statistics.median(embed_only):6.1f} ms"
-            f"   p95 {pct(embed_only, 0.95):6.1f} ms")
+        say(
+            f"{'query embedding alone (MiniLM)':<46} p50 {statistics.median(embed_only):6.1f} ms"
+            f"   p95 {pct(embed_only, 0.95):6.1f} ms"
+        )
         c = store.chunks
         measure("vector, no filter (top 10)", lambda q: _unfiltered(store, real.embed([q])[0]))
         for tenant, n in sizes.items():
             share = f"{100 * n / args.chunks:.0f}%"
-            measure(f"vector, tenant filter {tenant!r} {share} (top 10)",
-                    lambda q, t=tenant: search(store, t, q, limit=10, mode="vector"))
+            measure(
+                f"vector, tenant filter {tenant!r} {share} (top 10)",
+                lambda q, t=tenant: search(store, t, q, limit=10, mode="vector"),
+            )
         measure("hybrid, tenant filter 'small' (top 10)", lambda q: search(store, "small", q, limit=10))
         vector = real.embed(["reserve stock"])[0]
         for label, settings in (("off", {"hnsw.iterative_scan": "off"}), ("on", dict(runtime.VECTOR_SETTINGS))):

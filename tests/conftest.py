@@ -23,8 +23,30 @@ ISOLATED_ENV = (
 )
 
 
+@pytest.fixture(scope="session")
+def pxt_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One Pixeltable home for the whole test process.
+
+    Pixeltable allows one home per process and takes seconds to start one, so every test
+    that reaches long-term memory (memory tests, but also server tests that call every
+    tool) shares this home; tests keep apart by tenant. Its Postgres is stopped at the end.
+    """
+    home = tmp_path_factory.mktemp("pixeltable-home")
+    yield home
+    import sys
+
+    if "lanterna.memory.store" in sys.modules:
+        from lanterna.memory.runtime import postgres_pid
+        from lanterna.memory.store import close_store
+
+        close_store()
+        assert postgres_pid(home) is None, "the embedded Postgres of the test session is still running"
+
+
 @pytest.fixture(autouse=True)
-def lanterna_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def lanterna_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, pxt_home: Path
+) -> Iterator[Path]:
     """Every test gets its own LANTERNA_HOME and, unless it asks, no third-party plugin.
 
     The test plugins under tests/plugins are installed in the test environment (some of
@@ -35,6 +57,8 @@ def lanterna_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("LANTERNA_HOME", str(home))
     monkeypatch.setenv("LANTERNA_LOAD_PLUGINS", "")
+    monkeypatch.setenv("LANTERNA_PIXELTABLE_HOME", str(pxt_home))
+    monkeypatch.setenv("LANTERNA_EMBEDDER", "hash-384")  # fast and deterministic; test_real_model uses MiniLM
     reset_host()
     yield home
     reset_host()

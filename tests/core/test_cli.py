@@ -68,7 +68,7 @@ def test_hooks_json_lists_every_spec_with_implementers_in_call_order(lanterna_ho
     assert hooks["tenant_from_request"]["implementers"][0]["trylast"] is True
     assert [i["plugin"] for i in hooks["authorize"]["implementers"]] == ["good"]
     assert hooks["active_plan"]["firstresult"] is True and hooks["active_plan"]["family"] == "entitlements"
-    assert hooks["shutdown"]["implementers"] == []  # unimplemented hooks are listed too
+    assert hooks["usage_summary"]["implementers"] == []  # unimplemented hooks are listed too
 
 
 def test_hooks_one_name_and_unknown_name(lanterna_home):
@@ -114,7 +114,7 @@ def test_plugin_commands_are_added_and_a_broken_one_is_isolated(lanterna_home):
 
 def test_trace_goes_to_stderr(lanterna_home):
     result = run(lanterna_home, "status", "--json", LANTERNA_LOAD_PLUGINS="good", LANTERNA_TRACE_HOOKS="1")
-    assert "lanterna trace: register_commands [good]" in result.stderr
+    assert "lanterna trace: register_commands [good, memory]" in result.stderr
     json.loads(result.stdout)  # stdout stays clean
 
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from tests.conftest import subprocess_env
 
 HEAVY = ("mcp", "pixeltable", "httpx", "httpx2")

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 from mcp import Client
-from tests.core.server_helpers import audit_events, commit_file, init_repo, text_of
 
 from lanterna import hookimpl
 from lanterna.plugins import get_host
 from lanterna.server.app import build_server
 from lanterna.server.tools import ToolRegistry, collect_tools
+from tests.core.server_helpers import audit_events, commit_file, init_repo, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -24,6 +24,19 @@ SESSION_TOOLS = {
     "session_file_history",
     "session_search_commits",
 }
+MEMORY_TOOLS = {
+    "memory_search",
+    "memory_ingest",
+    "memory_remember",
+    "memory_add_adr",
+    "memory_add_incident",
+    "memory_get",
+    "memory_list",
+    "memory_forget",
+    "memory_services",
+    "memory_stats",
+}
+CORE_TOOLS = SESSION_TOOLS | MEMORY_TOOLS
 
 
 @pytest.fixture
@@ -45,10 +58,10 @@ def _arguments(schema: dict) -> dict:
     return {name: samples[schema["properties"][name].get("type", "string")] for name in schema.get("required", [])}
 
 
-async def test_core_server_lists_the_session_tools_without_plugins(repo: Path) -> None:
+async def test_core_server_lists_the_built_in_tools_without_plugins(repo: Path) -> None:
     async with Client(build_server()) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}
-    assert names == SESSION_TOOLS
+    assert names == CORE_TOOLS
 
 
 async def test_every_listed_tool_runs_through_the_guard(repo: Path, load_plugins, lanterna_home: Path) -> None:
@@ -76,7 +89,7 @@ async def test_a_denying_plugin_blocks_every_tool_before_its_body_runs(
     monkeypatch.setenv("PROBE_DENY", "*")
     async with Client(build_server()) as client:
         tools = (await client.list_tools()).tools
-        assert len(tools) >= len(SESSION_TOOLS) + 4
+        assert len(tools) >= len(CORE_TOOLS) + 4
         for tool in tools:
             arguments = {"steps": 1} if tool.name == "probe_progress" else _arguments(tool.input_schema)
             result = await client.call_tool(tool.name, arguments)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.conftest import subprocess_env
 from tests.core.server_helpers import audit_events, commit_file, init_repo, text_of
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 from mcp import Client
-from tests.core.server_helpers import commit_file, git, init_repo, text_of
 
 from lanterna.server.app import build_server
 from lanterna.session.git import GitError, GitRepo
+from tests.core.server_helpers import commit_file, git, init_repo, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -187,7 +187,9 @@ async def test_outside_a_repository_every_tool_errors_and_the_server_keeps_runni
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
     arguments = {"session_file_history": {"path": "a.txt"}, "session_search_commits": {"query": "x"}}
     async with Client(build_server()) as client:
-        for tool in (t.name for t in (await client.list_tools()).tools):
+        session_tools = [t.name for t in (await client.list_tools()).tools if t.name.startswith("session_")]
+        assert len(session_tools) == 6
+        for tool in session_tools:
             result = await client.call_tool(tool, arguments.get(tool, {}))
             assert result.is_error, tool
             assert "not inside a git repository" in text_of(result)

@@ -124,13 +124,3 @@ def test_secret_contents(text: str) -> None:
 
 def test_ordinary_contents() -> None:
     assert not has_secret_content("def skip(token): return token.kind == 'sk-ip'\n# AKIA is a prefix")
-
-
-def test_mcp_server_finds_the_progress_context_parameter() -> None:
-    pytest.importorskip("mcp.server.mcpserver")
-    from mcp.server.mcpserver.utilities.context_injection import find_context_parameter
-
-    from lanterna.memory.mcp_tools import memory_ingest, memory_search
-
-    assert find_context_parameter(memory_ingest) == "ctx"
-    assert find_context_parameter(memory_search) is None

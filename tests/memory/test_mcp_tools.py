@@ -31,7 +31,8 @@ def test_plugin_registers_every_tool_with_an_action() -> None:
     def register(fn, *, name=None, description=None, action=None, resource=None, feature=None) -> None:
         registered.append({"fn": fn, "name": name, "action": action})
 
-    get_host().call("register_mcp_tools", register=register)
+    memory = get_host().pm.get_plugin("memory")
+    memory.register_mcp_tools(register=register)
     names = {r["name"] for r in registered}
     assert {
         "memory_search",

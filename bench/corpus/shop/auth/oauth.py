@@ -8,5 +8,6 @@ def authorization_url(client_id: str, redirect_uri: str, state: str) -> str:
 
 
 def exchange_code_for_token(http, code: str, client_id: str, client_secret: str) -> dict:
-    return http.post("https://idp.example.com/token", data={"code": code, "client_id": client_id,
-                                                           "client_secret": client_secret}).json()
+    return http.post(
+        "https://idp.example.com/token", data={"code": code, "client_id": client_id, "client_secret": client_secret}
+    ).json()

@@ -10,4 +10,4 @@ def with_backoff(fn, attempts: int = 5, base: float = 0.2):
         except (TimeoutError, ConnectionError):
             if attempt == attempts - 1:
                 raise
-            time.sleep(base * 2 ** attempt + random.uniform(0, base))
+            time.sleep(base * 2**attempt + random.uniform(0, base))

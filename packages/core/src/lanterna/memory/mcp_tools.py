@@ -1,26 +1,17 @@
 """MCP tools of long-term memory. The server wraps each in the guard and sets the request,
 so the tenant comes from ``current_request()``; tools never take it as an argument.
 
-Imported only by the ``register_mcp_tools`` hook (in the server process, where the MCP SDK
-is already loaded); the SDK's ``Context`` must be importable at module level because the
-server resolves the annotations to find the parameter it injects.
+Imported by the ``register_mcp_tools`` hook, also by ``lanterna tools``, which must not load
+the MCP SDK: ``Context`` is imported for type checking only and the server resolves it.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-try:
+if TYPE_CHECKING:  # the server resolves the name itself: listing tools must not import the SDK
     from mcp.server.mcpserver import Context
-except ImportError:  # the SDK is optional for the core: tools still run, without progress
-
-    class Context:  # type: ignore[no-redef]
-        async def report_progress(
-            self, progress: float, total: float | None = None, message: str | None = None
-        ) -> None:
-            """Stand-in when the MCP SDK is not installed."""
-
 
 from lanterna.memory import api
 

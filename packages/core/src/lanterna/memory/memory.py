@@ -1,4 +1,4 @@
-"""The memory built-in plugin: embedders, CLI commands, MCP tools, and store shutdown.
+"""The memory built-in plugin: embedders, CLI commands, MCP tools, and releasing the store.
 
 This module is imported by every ``lanterna`` start: it must not import Pixeltable,
 onnxruntime or the MCP SDK (each hook imports what it needs when called).
@@ -41,6 +41,9 @@ class MemoryPlugin:
 
     @hookimpl(trylast=True)
     def shutdown(self) -> None:
-        from lanterna.memory.store import close_store
+        # Only release connections: the embedded Postgres is stopped when the process exits
+        # (runtime's atexit), and Pixeltable cannot be initialised twice in one process, so a
+        # server stopped and started again in-process keeps a working store.
+        from lanterna.memory import runtime
 
-        close_store()
+        runtime.release_connections()

@@ -127,6 +127,19 @@ def started() -> RuntimeSettings | None:
     return _started
 
 
+def release_connections() -> None:
+    """Close pooled database connections; the store stays usable (new ones open on demand)."""
+    with _lock:
+        if _started is None:
+            return
+        from pixeltable.env import Env
+
+        env = Env._instance
+        if env is not None:
+            with contextlib.suppress(Exception):
+                env.engine.dispose()
+
+
 def stop() -> bool:
     """Release Pixeltable's connections and stop the embedded Postgres if no one else uses it.
 
