@@ -52,7 +52,9 @@ def core_only(session: nox.Session) -> None:
     session.install("build")
     wheel = build_wheel(session, CORE, outdir)
     session.install(str(wheel), *TEST_DEPS, *TEST_PLUGINS)
-    session.run("pytest", "tests/core", "tests/testing", *session.posargs, env={"LANTERNA_CORE_ONLY": "1"})
+    session.run(
+        "pytest", "tests/core", "tests/memory", "tests/testing", *session.posargs, env={"LANTERNA_CORE_ONLY": "1"}
+    )
 
 
 @nox.session
