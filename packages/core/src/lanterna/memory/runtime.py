@@ -19,6 +19,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -89,6 +90,9 @@ def start(settings: RuntimeSettings) -> None:
             os.environ["PIXELTABLE_DB_CONNECT_STR"] = settings.db_connect_str
         else:
             os.environ.pop("PIXELTABLE_DB_CONNECT_STR", None)
+        # pixeltable's bundled Postgres asks platformdirs for a runtime dir at import; without
+        # XDG_RUNTIME_DIR (containers, CI, su) platformdirs warns on every CLI run, harmlessly.
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
         with stdout_to_stderr():
             import pixeltable as pxt
             from pixeltable.env import Env
