@@ -31,11 +31,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as home:
         env = {**os.environ, "LANTERNA_HOME": home, "LANTERNA_LOAD_PLUGINS": "good,pro-plan"}
         env.pop("LANTERNA_TRACE_HOOKS", None)
+        # installs from wheels have bytecode; let the warm-up run write it where this env forbids it
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         commands = {
             "lanterna hooks": [lanterna, "hooks"],
             "python -c 'import typer, pluggy'": [sys.executable, "-c", "import typer, pluggy"],
         }
-        for cmd in commands.values():  # warm the OS page cache
+        for cmd in commands.values():  # warm the OS page cache and write bytecode
             timed(cmd, env)
         samples: dict[str, list[float]] = {name: [] for name in commands}
         for _ in range(args.runs):
