@@ -148,3 +148,11 @@ def test_listing_commands_import_no_heavy_library(lanterna_home, command):
         timeout=60,
     )
     assert "HEAVY=\n" in result.stderr, result.stderr
+
+
+def test_help_lists_every_command_and_a_typo_gets_a_suggestion(lanterna_home):
+    help_text = run(lanterna_home, "--help", LANTERNA_LOAD_PLUGINS="good", COLUMNS="200").stdout
+    for command in ("plugins", "hooks", "status", "serve", "ingest", "search", "greet"):
+        assert f" {command} " in help_text
+    typo = run(lanterna_home, "hookz", LANTERNA_LOAD_PLUGINS="")
+    assert typo.returncode == 2 and "Did you mean 'hooks'?" in typo.stderr
