@@ -11,6 +11,12 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 
+#: Vocabulary of the generated code corpora.
+WORDS = [
+    *("order", "customer", "invoice", "payment", "refund", "stock", "parcel", "session", "token", "retry"),
+    *("cache", "config", "event", "queue", "report", "account", "price", "discount", "shipment", "warehouse", "user"),
+]
+
 
 def isolated_home(embedder: str | None = None) -> Path:
     """Point Lanterna (and its Pixeltable store) at a fresh temporary folder."""

@@ -14,30 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import isolated_home, operation, say
-
-WORDS = [
-    "order",
-    "customer",
-    "invoice",
-    "payment",
-    "refund",
-    "stock",
-    "parcel",
-    "session",
-    "token",
-    "retry",
-    "cache",
-    "config",
-    "event",
-    "queue",
-    "report",
-    "account",
-    "price",
-    "discount",
-    "shipment",
-    "warehouse",
-]
+from _common import WORDS, isolated_home, operation, say
 
 
 def make_corpus(root: Path, files: int) -> None:

@@ -16,7 +16,7 @@ import random
 import statistics
 import time
 
-from _common import isolated_home, operation, say
+from _common import WORDS, isolated_home, operation, say
 
 QUERIES = [
     "retry the payment when the processor times out",
@@ -29,31 +29,6 @@ QUERIES = [
     "rate limit requests",
     "database failover runbook",
     "json logging",
-]
-
-
-WORDS = [
-    "order",
-    "customer",
-    "invoice",
-    "payment",
-    "refund",
-    "stock",
-    "parcel",
-    "session",
-    "token",
-    "retry",
-    "cache",
-    "config",
-    "event",
-    "queue",
-    "report",
-    "account",
-    "price",
-    "discount",
-    "shipment",
-    "warehouse",
-    "user",
 ]
 
 

@@ -13,6 +13,7 @@ from lanterna.plugins import get_host
 from lanterna.server.app import build_server
 from lanterna.server.tools import ToolRegistry, collect_tools
 from tests.core.server_helpers import audit_events, commit_file, init_repo, text_of
+from tests.memory.helpers import MEMORY_TOOLS
 
 pytestmark = pytest.mark.anyio
 
@@ -23,18 +24,6 @@ SESSION_TOOLS = {
     "session_diff",
     "session_file_history",
     "session_search_commits",
-}
-MEMORY_TOOLS = {
-    "memory_search",
-    "memory_ingest",
-    "memory_remember",
-    "memory_add_adr",
-    "memory_add_incident",
-    "memory_get",
-    "memory_list",
-    "memory_forget",
-    "memory_services",
-    "memory_stats",
 }
 CORE_TOOLS = SESSION_TOOLS | MEMORY_TOOLS
 

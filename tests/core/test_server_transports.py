@@ -20,6 +20,19 @@ pytestmark = pytest.mark.anyio
 SERVE = [sys.executable, "-m", "lanterna", "serve"]
 
 
+#: The first message of a raw JSON-RPC session.
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "raw-test", "version": "1"},
+    },
+}
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
@@ -58,19 +71,7 @@ def test_stdio_subprocess_stdout_is_pure_json_rpc(repo: Path, lanterna_home: Pat
     )
     lines: list[bytes] = []
     try:
-        _rpc(
-            proc,
-            {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "initialize",
-                "params": {
-                    "protocolVersion": "2025-06-18",
-                    "capabilities": {},
-                    "clientInfo": {"name": "raw-test", "version": "1"},
-                },
-            },
-        )
+        _rpc(proc, INITIALIZE)
         init = _read_response(proc, 1, lines)
         assert init["result"]["serverInfo"]["name"] == "lanterna"
         _rpc(proc, {"jsonrpc": "2.0", "method": "notifications/initialized"})
@@ -195,19 +196,7 @@ def test_stdio_server_stops_cleanly_on_sigterm_and_runs_shutdown(repo: Path, lan
         SERVE, cwd=repo, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     lines: list[bytes] = []
-    _rpc(
-        proc,
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {},
-                "clientInfo": {"name": "raw-test", "version": "1"},
-            },
-        },
-    )
+    _rpc(proc, INITIALIZE)
     _read_response(proc, 1, lines)
     marker = lanterna_home / "probe-lifecycle.txt"
     deadline = time.monotonic() + 20

@@ -41,3 +41,20 @@ def subprocess_env(lanterna_home: Path, **extra: str) -> dict[str, str]:
     env["LANTERNA_LOAD_PLUGINS"] = ""
     env.update(extra)
     return env
+
+
+#: The MCP tools of the memory built-in plugin.
+MEMORY_TOOLS = frozenset(
+    {
+        "memory_search",
+        "memory_ingest",
+        "memory_remember",
+        "memory_add_adr",
+        "memory_add_incident",
+        "memory_get",
+        "memory_list",
+        "memory_forget",
+        "memory_services",
+        "memory_stats",
+    }
+)

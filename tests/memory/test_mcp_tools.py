@@ -12,7 +12,7 @@ from pathlib import Path
 from lanterna.memory import mcp_tools
 from lanterna.plugins import get_host
 
-from .helpers import operation, write_tree
+from .helpers import MEMORY_TOOLS, operation, write_tree
 
 
 class RecordingContext:
@@ -34,18 +34,7 @@ def test_plugin_registers_every_tool_with_an_action() -> None:
     memory = get_host().pm.get_plugin("memory")
     memory.register_mcp_tools(register=register)
     names = {r["name"] for r in registered}
-    assert {
-        "memory_search",
-        "memory_ingest",
-        "memory_remember",
-        "memory_add_adr",
-        "memory_add_incident",
-        "memory_get",
-        "memory_list",
-        "memory_forget",
-        "memory_services",
-        "memory_stats",
-    } == names
+    assert names == MEMORY_TOOLS
     for r in registered:
         assert r["action"].startswith("memory.")
         assert inspect.getdoc(r["fn"])

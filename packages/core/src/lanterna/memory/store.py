@@ -320,17 +320,23 @@ class MemoryStore:
             row["body"] = "\n".join(p["text"] for p in sorted(parts, key=lambda p: p["start_line"] or 0))
         return row
 
+    def _documents_of(self, tenant: str, service: str | None, kind: str | None) -> Any:
+        """The filter on documents for a tenant, optionally one service and one kind."""
+        d = self.documents
+        where = d.tenant == tenant
+        if service:
+            where = where & (d.service == service)
+        if kind:
+            where = where & (d.kind == kind)
+        return where
+
     @_locked
     def list_documents(
         self, tenant: str, *, kind: str | None = None, service: str | None = None, limit: int = 100
     ) -> list[dict[str, Any]]:
         d = self.documents
-        where = d.tenant == tenant
-        if kind:
-            where = where & (d.kind == kind)
-        if service:
-            where = where & (d.service == service)
-        query = d.where(where).select(d.doc_id, d.service, d.kind, d.path, d.title, d.status, d.ingested_at)
+        columns = (d.doc_id, d.service, d.kind, d.path, d.title, d.status, d.ingested_at)
+        query = d.where(self._documents_of(tenant, service, kind)).select(*columns)
         rows = [dict(r) for r in query.order_by(d.ingested_at, asc=False).limit(limit).collect()]
         return rows
 
@@ -364,12 +370,7 @@ class MemoryStore:
         import fnmatch
 
         d = self.documents
-        where = d.tenant == tenant
-        if service:
-            where = where & (d.service == service)
-        if kind:
-            where = where & (d.kind == kind)
-        paths = {r["path"] for r in d.where(where).select(d.path).collect()}
+        paths = {r["path"] for r in d.where(self._documents_of(tenant, service, kind)).select(d.path).collect()}
         return sorted(p for p in paths if fnmatch.fnmatchcase(p, glob))
 
     @_locked
