@@ -98,3 +98,29 @@ def expect_denied(stage: str | tuple[str, ...], what: str) -> Iterator[list[Deni
         assert "\n" not in denial.reason and "\r" not in denial.reason, f"{what}: the reason is not one line"
         return
     raise AssertionError(f"{what}: the operation was allowed")
+
+
+def run_concurrently(jobs: int, threads: int, job: Callable[[int], None]) -> list[BaseException]:
+    """Run ``job(0)`` … ``job(jobs - 1)`` spread over ``threads`` threads released together.
+
+    Returns what the jobs raised, so a suite can report it with its own words.
+    """
+    import threading
+
+    barrier = threading.Barrier(threads)
+    errors: list[BaseException] = []
+
+    def work(start: int) -> None:
+        barrier.wait()
+        for i in range(start, jobs, threads):
+            try:
+                job(i)
+            except Exception as exc:  # noqa: BLE001 - returned to the caller
+                errors.append(exc)
+
+    workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return errors

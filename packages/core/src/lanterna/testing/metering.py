@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from typing import Protocol
 
 from lanterna.plugins import PluginHost
-from lanterna.testing.base import Suite, expect_denied, run_op
+from lanterna.testing.base import Suite, expect_denied, run_concurrently, run_op
 from lanterna.types import RequestContext, UsageEvent, UsageSummary
 
 TENANT_A, TENANT_B = "conformance-a", "conformance-b"
@@ -73,22 +72,7 @@ class MeteringSuite(Suite):
     def test_concurrent_operations_are_each_counted(self, harness: MeteringHarness) -> None:
         host = harness.host(1000)
         requests = [harness.request_for(TENANT_A) for _ in range(50)]
-        barrier = threading.Barrier(10)
-        errors: list[BaseException] = []
-
-        def work(start: int) -> None:
-            barrier.wait()
-            for i in range(start, 50, 10):
-                try:
-                    run_op(host, requests[i], ACTION)
-                except Exception as exc:  # noqa: BLE001 - reported below
-                    errors.append(exc)
-
-        threads = [threading.Thread(target=work, args=(n,)) for n in range(10)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        errors = run_concurrently(50, 10, lambda i: run_op(host, requests[i], ACTION))
         assert not errors, f"{len(errors)} concurrent operations failed: {errors[0]}"
         total = summary(host, TENANT_A).total
         assert total == 50, f"50 concurrent operations were counted as {total}"

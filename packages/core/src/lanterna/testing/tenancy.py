@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Protocol
 
 from lanterna.plugins import PluginHost
-from lanterna.testing.base import Suite, expect_denied, run_op
+from lanterna.testing.base import Suite, expect_denied, run_concurrently, run_op
 from lanterna.types import RequestContext
 
 TENANT_A, TENANT_B = "conformance-a", "conformance-b"
@@ -87,22 +86,11 @@ class TenancySuite(Suite):
         requests = [harness.request_for(TENANT_A if i % 2 else TENANT_B) for i in range(40)]
         expected = [TENANT_A if i % 2 else TENANT_B for i in range(40)]
         seen: list[str | None] = [None] * 40
-        barrier = threading.Barrier(8)
-        errors: list[BaseException] = []
 
-        def work(start: int) -> None:
-            barrier.wait()
-            for i in range(start, 40, 8):
-                try:
-                    seen[i] = run_op(host, requests[i], harness.allowed_action).tenant
-                except Exception as exc:  # noqa: BLE001 - reported below
-                    errors.append(exc)
+        def job(i: int) -> None:
+            seen[i] = run_op(host, requests[i], harness.allowed_action).tenant
 
-        threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        errors = run_concurrently(40, 8, job)
         assert not errors, f"{len(errors)} of 40 concurrent requests failed: {errors[0]}"
         wrong = [i for i in range(40) if seen[i] != expected[i]]
         assert not wrong, f"{len(wrong)} of 40 concurrent requests ran as the wrong tenant"
