@@ -4,7 +4,6 @@ No ``from __future__ import annotations`` here: typer reads the parameter annota
 time, and they name objects local to ``register``.
 """
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -14,15 +13,8 @@ if TYPE_CHECKING:
     from lanterna_cloud_stubs.plugin import CloudStubs
 
 
-def _fail(message: str, code: int = 1) -> Exception:
-    import typer
-
-    print(f"lanterna: {message}", file=sys.stderr)
-    return typer.Exit(code)
-
-
-def _json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+from lanterna.cli import fail as _fail
+from lanterna.cli import print_json as _json
 
 
 def parse_when(text: str, now: float) -> float:

@@ -29,7 +29,8 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _print_json(data: Any) -> None:
+def print_json(data: Any) -> None:
+    """Machine-readable output of every `--json` option (plugins may use it too)."""
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
@@ -101,7 +102,7 @@ def plugins_command(
     """List plugins: name, distribution, version, status and the hooks each implements."""
     plugins = [p for p in get_host().plugins if show_all or not p.builtin]
     if as_json:
-        return _print_json([p.as_dict() for p in plugins])
+        return print_json([p.as_dict() for p in plugins])
     if not plugins:
         print("No plugins installed. `lanterna install NAME` adds one; `--all` shows the built-in ones.")
         return
@@ -155,7 +156,7 @@ def hooks_command(
         if not rows:
             raise fail(f"no hook named '{name}'; `lanterna hooks` lists them", 2)
     if as_json:
-        return _print_json(rows)
+        return print_json(rows)
     if name is not None:
         from lanterna.hookdocs import hook_docs
 
@@ -218,7 +219,7 @@ def status_command(as_json: JsonOption = False) -> None:
     """Show the mode (oss or cloud), active hook families, entitlements and failures."""
     status = _status(get_host())
     if as_json:
-        return _print_json(status)
+        return print_json(status)
     ent = status["entitlements"]
     print(f"lanterna {status['version']}  mode: {status['mode']}")
     print(
@@ -326,7 +327,7 @@ def tools_command(as_json: JsonOption = False) -> None:
     tools = [spec.as_dict() for spec in registry.tools.values()]
     rejected = [{"plugin": plugin, "reason": reason} for plugin, reason in registry.rejected]
     if as_json:
-        return _print_json({"tools": tools, "rejected": rejected})
+        return print_json({"tools": tools, "rejected": rejected})
     rows = [[t["name"], t["plugin"], t["action"], t["feature"] or "-", t["description"]] for t in tools]
     _table("MCP tools", ["tool", "plugin", "guard action", "feature", "description"], rows)
     for item in rejected:
@@ -348,7 +349,7 @@ def mcp_config_command(
     if client not in CLIENTS:
         raise fail(f"unknown client '{client}'; choose one of {', '.join(CLIENTS)}", 2)
     url = f"http://{host}:{port}/mcp"
-    _print_json(snippet(client, http=http, url=url))
+    print_json(snippet(client, http=http, url=url))
     print(f"lanterna: {hint(client, http=http, url=url)}", file=sys.stderr)
 
 

@@ -130,13 +130,6 @@ class PluginHost:
         except BaseException as exc:  # noqa: BLE001 - a plugin may raise anything, SystemExit included
             return self._fail(info, f"import failed: {type(exc).__name__}: {_one_line(exc)}")
         api = getattr(plugin, "LANTERNA_PLUGIN_API", PLUGIN_API_VERSION)
-        if api in SUPPORTED_PLUGIN_APIS and isinstance(plugin, type):
-            # An entry point naming a class gets an instance built with the host's config,
-            # like the built-ins, so per-host state (paths, caches) follows that config.
-            try:
-                plugin = plugin(self.config)
-            except BaseException as exc:  # noqa: BLE001
-                return self._fail(info, f"could not be set up: {type(exc).__name__}: {_one_line(exc)}")
         if api not in SUPPORTED_PLUGIN_APIS:
             supported = ", ".join(str(v) for v in sorted(SUPPORTED_PLUGIN_APIS))
             return self._fail(
@@ -144,6 +137,13 @@ class PluginHost:
                 f"declares plugin API {api}, but lanterna {__version__} supports plugin API {supported};"
                 f" install a {info.distribution} release made for it",
             )
+        if isinstance(plugin, type):
+            # An entry point naming a class gets an instance built with the host's config,
+            # like the built-ins, so per-host state (paths, caches) follows that config.
+            try:
+                plugin = plugin(self.config)
+            except BaseException as exc:  # noqa: BLE001
+                return self._fail(info, f"could not be set up: {type(exc).__name__}: {_one_line(exc)}")
         self.register(plugin, info)
 
     def register(self, plugin: object, info: PluginInfo | str) -> PluginInfo:

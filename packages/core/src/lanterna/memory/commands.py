@@ -8,11 +8,12 @@ Pixeltable is imported only when a command runs.
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from lanterna.cli import fail, print_json
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -21,15 +22,6 @@ STORE_LIBRARIES = ("pixeltable", "sqlalchemy", "psycopg")
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 ServiceOption = Annotated[str | None, typer.Option("--service", "-s", help="Only this service (project).")]
 KindOption = Annotated[str | None, typer.Option("--kind", "-k", help="code, doc, adr, incident, note or meeting.")]
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    print(f"lanterna: {message}", file=sys.stderr)
-    return typer.Exit(code)
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
 @contextlib.contextmanager
@@ -46,15 +38,15 @@ def guarded(action: str, resource: str) -> Iterator[None]:
         with Guard(get_host()).operation(RequestContext(transport="cli"), action, resource):
             yield
     except Denied as exc:
-        raise _fail(f"denied: {exc}", 3) from None
+        raise fail(f"denied: {exc}", 3) from None
     except (MemoryError, StoreError, EmbedderError) as exc:
-        raise _fail(str(exc), 2) from None
+        raise fail(str(exc), 2) from None
     except Exception as exc:
         if not type(exc).__module__.startswith(STORE_LIBRARIES):
             raise
         detail = " ".join(str(exc).split())[:300]
         message = f"the memory store failed: {type(exc).__name__}: {detail}; check the store with `lanterna stats`"
-        raise _fail(message, 2) from None
+        raise fail(message, 2) from None
 
 
 def _resource(service: str | None) -> str:
@@ -71,11 +63,11 @@ def ingest_command(
     from lanterna.memory import api
 
     if not service.strip():
-        raise _fail("a service name is required: pass --service NAME", 2)
+        raise fail("a service name is required: pass --service NAME", 2)
     with guarded("memory.ingest", _resource(service)), _progress(not as_json and sys.stderr.isatty()) as progress:
         report = api.ingest_path(path, service, kind, progress=progress)
     if as_json:
-        return _print_json(report)
+        return print_json(report)
     print(
         f"{report['service']}: {report['added']} added, {report['updated']} updated, {report['unchanged']} unchanged,"
         f" {report['removed']} removed; {report['chunks']} chunks embedded in {report['seconds']:.1f}s"
@@ -119,7 +111,7 @@ def search_command(
     with guarded("memory.search", _resource(service)):
         hits = api.search(query, service, kind, path, limit, "vector" if vector_only else "hybrid")
     if as_json:
-        return _print_json(hits)
+        return print_json(hits)
     if not hits:
         print("no results")
     for hit in hits:
@@ -145,7 +137,7 @@ def _record_command(kind: str, default_status: str | None) -> Callable[..., None
         with guarded(f"memory.{kind}", _resource(service)):
             record = api.add_record(kind, body, title=title, service=service, status=status)
         if as_json:
-            return _print_json(record)
+            return print_json(record)
         print(f"stored {kind} {record['id']}: {record['title']}")
 
     command.__doc__ = RECORD_HELP[kind]
@@ -168,7 +160,7 @@ def show_command(
     with guarded("memory.get", "memory"):
         record = api.get_record(doc_id)
     if as_json:
-        return _print_json(record)
+        return print_json(record)
     print(
         f"{record['kind']} {record['id']} [{record['service']}] {record['title'] or ''}"
         f" {record['status'] or ''}".rstrip()
@@ -183,7 +175,7 @@ def list_command(kind: KindOption = None, service: ServiceOption = None, as_json
     with guarded("memory.list", _resource(service)):
         rows = api.list_records(kind, service)
     if as_json:
-        return _print_json(rows)
+        return print_json(rows)
     for r in rows:
         print(f"{r['id']}  {r['kind']:<8} {r['service']:<16} {r['title'] or r['path']}")
 
@@ -204,7 +196,7 @@ def services_command(as_json: JsonOption = False) -> None:
     with guarded("memory.services", "memory"):
         rows = api.services()
     if as_json:
-        return _print_json(rows)
+        return print_json(rows)
     if not rows:
         print("no services yet; `lanterna ingest PATH --service NAME` adds one")
     for r in rows:
@@ -219,7 +211,7 @@ def stats_command(as_json: JsonOption = False) -> None:
     with guarded("memory.stats", "memory"):
         data = api.stats()
     if as_json:
-        return _print_json(data)
+        return print_json(data)
     for key, value in data.items():
         print(f"{key}: {value}")
 
@@ -231,7 +223,7 @@ def purge_command(
     from lanterna.memory import api
 
     if not yes and not typer.confirm("Purge Pixeltable's version history of the memory store (all tenants)?"):
-        raise _fail("purge cancelled", 1)
+        raise fail("purge cancelled", 1)
     with guarded("memory.purge", "memory:*"):
         counts = api.purge()
     print(f"purged: {counts['documents']} documents and {counts['chunks']} chunks kept, history dropped")
