@@ -13,8 +13,8 @@ if TYPE_CHECKING:
     from lanterna_cloud_stubs.plugin import CloudStubs
 
 
-from lanterna.cli import fail as _fail
-from lanterna.cli import print_json as _json
+from lanterna.console import fail as _fail
+from lanterna.console import print_json as _json
 
 
 def parse_when(text: str, now: float) -> float:

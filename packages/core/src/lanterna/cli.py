@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Annotated, Any
 
@@ -10,6 +9,7 @@ import typer
 
 from lanterna import __version__
 from lanterna.config import ConfigError
+from lanterna.console import JsonOption, fail, print_json
 from lanterna.plugins import PluginHost, get_host
 
 app = typer.Typer(
@@ -19,19 +19,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print a one-line error on stderr; ``raise fail(...)`` ends the command."""
-    print(f"lanterna: {message}", file=sys.stderr)
-    return typer.Exit(code)
-
-
-def print_json(data: Any) -> None:
-    """Machine-readable output of every `--json` option (plugins may use it too)."""
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
 def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:

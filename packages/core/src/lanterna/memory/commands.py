@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lanterna.cli import fail, print_json
+from lanterna.console import fail, print_json
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
