@@ -95,6 +95,21 @@ def test_disable_and_load_only_block_by_name(monkeypatch):
     )
 
 
+def test_selection_accepts_distribution_names_and_warns_about_unknown_names(lanterna_home, monkeypatch, caplog):
+    monkeypatch.setenv("LANTERNA_LOAD_PLUGINS", "lanterna-testplug-good,testplug_pro_plan,nosuchplugin")
+    plugins = by_name(PluginHost())
+    assert plugins["good"].status == plugins["pro-plan"].status == "loaded"
+    assert "LANTERNA_LOAD_PLUGINS names 'nosuchplugin', which matches no installed plugin" in caplog.text
+    assert "testplug" not in caplog.text
+
+    caplog.clear()
+    monkeypatch.setenv("LANTERNA_LOAD_PLUGINS", "good")
+    (lanterna_home / "config.toml").write_text('[plugins]\ndisable = ["testplug-good", "gone"]\n')
+    plugins = by_name(PluginHost())
+    assert (plugins["good"].status, plugins["good"].reason) == ("blocked", "disabled by [plugins] disable")
+    assert "[plugins] disable names 'gone'" in caplog.text
+
+
 def test_empty_load_list_loads_no_third_party_plugin():
     assert all(p.builtin or p.status == "blocked" for p in get_host().plugins)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 import time
 from collections import Counter
@@ -106,8 +107,16 @@ class PluginHost:
 
     def _load_entry_points(self) -> None:
         only, disabled, only_source, disabled_source = self._selection()
+        entry_points = discover_entry_points()
+        for names, source in ((only, only_source), (disabled, disabled_source)):
+            for name in _unmatched(names or [], entry_points):
+                log.warning(
+                    "%s names '%s', which matches no installed plugin; `lanterna plugins` lists their names",
+                    source,
+                    name,
+                )
         seen: dict[str, str] = {}
-        for ep in discover_entry_points():
+        for ep in entry_points:
             info = PluginInfo(ep.name, ep.distribution, ep.version, "loaded")
             if ep.name in seen:
                 if seen[ep.name] == info.distribution:
@@ -117,9 +126,9 @@ class PluginHost:
                 continue
             seen[ep.name] = info.distribution
             self.plugins.append(info)
-            if ep.name in disabled:
+            if _selects(disabled, ep):
                 info.status, info.reason = "blocked", f"disabled by {disabled_source}"
-            elif only is not None and ep.name not in only:
+            elif only is not None and not _selects(only, ep):
                 info.status, info.reason = "blocked", f"not listed in {only_source}"
             else:
                 self._load_one(ep, info)
@@ -298,6 +307,26 @@ def discover_entry_points() -> list[EntryPoint]:
     except OSError:
         pass
     return found
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _names_of(ep: EntryPoint) -> set[str]:
+    """What a selection may call a plugin: its entry-point name or its distribution's name,
+    with or without the ``lanterna-`` prefix (``cloud``, ``lanterna-cloud-stubs``, ``cloud-stubs``)."""
+    dist = _normalize(ep.distribution)
+    return {_normalize(ep.name), dist, dist.removeprefix("lanterna-")}
+
+
+def _selects(names: list[str] | None, ep: EntryPoint) -> bool:
+    return bool(names) and not _names_of(ep).isdisjoint(_normalize(n) for n in names or [])
+
+
+def _unmatched(names: list[str], entry_points: list[EntryPoint]) -> list[str]:
+    known = set().union(*(_names_of(ep) for ep in entry_points)) if entry_points else set()
+    return [n for n in names if _normalize(n) not in known]
 
 
 def _unknown_hooks_reason(unknown: list[str]) -> str:
