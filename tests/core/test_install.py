@@ -77,3 +77,17 @@ def test_install_failure_is_reported_in_one_line(tmp_path: Path, lanterna_home: 
     )
     assert result.returncode != 0
     assert result.stderr.strip().splitlines()[-1].startswith("lanterna: pip could not install")
+
+
+def test_install_without_a_package_says_what_to_give(lanterna_home: Path):
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys; from lanterna.cli import main; main()", "install"],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(lanterna_home, LANTERNA_LOAD_PLUGINS=""),
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "lanterna: name a plugin to install: `lanterna install NAME` or `lanterna install -e PATH`"
+    )

@@ -243,27 +243,30 @@ def _pip(args: list[str]) -> int:
 
 @app.command("install")
 def install_command(
-    packages: Annotated[list[str], typer.Argument(help="Plugin distributions, as pip takes them.")],
+    packages: Annotated[list[str] | None, typer.Argument(help="Plugin distributions, as pip takes them.")] = None,
     upgrade: Annotated[bool, typer.Option("-U", "--upgrade", help="Upgrade to the newest compatible release.")] = False,
     editable: Annotated[
-        str | None, typer.Option("-e", "--editable", help="Install a local plugin in editable mode.")
+        list[str] | None, typer.Option("-e", "--editable", help="Install a local plugin project in editable mode.")
     ] = None,
 ) -> None:
     """Install plugins into Lanterna's environment, never moving the core's version."""
     import os
     import tempfile
 
+    packages, editable = packages or [], editable or []
+    if not packages and not editable:
+        raise fail("name a plugin to install: `lanterna install NAME` or `lanterna install -e PATH`", 2)
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as constraints:
         constraints.write(f"lanterna=={__version__}\n")
     try:
         args = ["install", "-c", constraints.name, *(["--upgrade"] if upgrade else []), *packages]
-        if editable:
-            args += ["-e", editable]
+        for path in editable:
+            args += ["-e", path]
         code = _pip(args)
     finally:
         os.unlink(constraints.name)
     if code:
-        raise fail(f"pip could not install {' '.join(packages)}; see its message above", code)
+        raise fail(f"pip could not install {' '.join([*packages, *editable])}; see its message above", code)
 
 
 @app.command("uninstall")

@@ -19,18 +19,28 @@ implementation fails them. Each check gets a fresh harness.
 from lanterna.testing.audit import AuditHarness, AuditSuite
 from lanterna.testing.base import CheckResult, run_suite
 from lanterna.testing.entitlements import EntitlementsHarness, EntitlementsSuite
+from lanterna.testing.harness import CliRunner, HostHarness, McpSession, RequestTenancy, make_test_host, request_for
 from lanterna.testing.metering import MeteringHarness, MeteringSuite
 from lanterna.testing.tenancy import TenancyHarness, TenancySuite
+from lanterna.testing.tools import McpToolsHarness, McpToolsSuite
 
 __all__ = [
     "AuditHarness",
     "AuditSuite",
     "CheckResult",
+    "CliRunner",
     "EntitlementsHarness",
     "EntitlementsSuite",
+    "HostHarness",
+    "McpSession",
+    "McpToolsHarness",
+    "McpToolsSuite",
     "MeteringHarness",
     "MeteringSuite",
+    "RequestTenancy",
     "TenancyHarness",
     "TenancySuite",
+    "make_test_host",
+    "request_for",
     "run_suite",
 ]

@@ -50,18 +50,18 @@ def _audited(harness: AuditHarness) -> tuple[PluginHost, dict[str, str]]:
     host.register(_Denier(), "conformance-denier")
     ids = {}
     ok = harness.request_for(TENANT)
-    ids["success"] = run_op(host, ok, "conformance.read", "conformance:doc").request_id
+    ids["success"] = run_op(host, ok, "conformance.read", "conformance:doc", tenant=TENANT).request_id
 
     def boom(request: RequestContext) -> None:
         raise ValueError("tool failed")
 
     failing = harness.request_for(TENANT)
     with contextlib.suppress(ValueError):
-        run_op(host, failing, "conformance.write", "conformance:doc", fn=boom)
+        run_op(host, failing, "conformance.write", "conformance:doc", fn=boom, tenant=TENANT)
     ids["error"] = failing.request_id
     denied = harness.request_for(TENANT)
     with contextlib.suppress(Denied):
-        run_op(host, denied, FORBIDDEN, "conformance:doc")
+        run_op(host, denied, FORBIDDEN, "conformance:doc", tenant=TENANT)
     ids["denied"] = denied.request_id
     return host, ids
 
@@ -100,7 +100,7 @@ class AuditSuite(Suite):
             skip("the harness does not claim tamper evidence (no tamper()/verify())")
         host = harness.host()
         for _ in range(5):
-            run_op(host, harness.request_for(TENANT))
+            run_op(host, harness.request_for(TENANT), tenant=TENANT)
         assert harness.verify() == [], "verify() reports problems in an untouched log"  # type: ignore[attr-defined]
         harness.tamper(kind)  # type: ignore[attr-defined]
         assert harness.verify(), f"verify() did not notice the {kind} of the log"  # type: ignore[attr-defined]

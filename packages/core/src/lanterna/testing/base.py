@@ -77,11 +77,25 @@ def run_op(
     resource: str = "conformance:item",
     fn: Callable[[RequestContext], Any] | None = None,
     feature: str | None = None,
+    tenant: str | None = None,
 ) -> Any:
-    """Run ``fn(resolved request)`` inside one guarded operation; returns what it returns."""
+    """Run ``fn(resolved request)`` inside one guarded operation; returns what it returns.
+
+    With ``tenant`` (the tenant the harness made ``request`` for), a request resolved as
+    another tenant fails at once, blaming the harness rather than the family under test.
+    """
     with Guard(host).operation(request, action, resource, feature=feature):
         resolved = current_request()
+        if tenant is not None and resolved.tenant != tenant:
+            raise AssertionError(wrong_tenant(tenant, resolved.tenant))
         return fn(resolved) if fn is not None else resolved
+
+
+def wrong_tenant(expected: str, resolved: str | None) -> str:
+    return (
+        f"the harness resolved tenant {resolved!r}, expected {expected!r}: add a tenancy plugin to the host"
+        " or use the lanterna_host fixture (its test tenancy takes the tenant from the request)"
+    )
 
 
 @contextlib.contextmanager

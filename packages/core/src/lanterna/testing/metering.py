@@ -34,25 +34,25 @@ class MeteringSuite(Suite):
     def test_quota_denies_once_reached(self, harness: MeteringHarness) -> None:
         host = harness.host(3)
         for _ in range(3):
-            run_op(host, harness.request_for(TENANT_A), ACTION)
+            run_op(host, harness.request_for(TENANT_A), ACTION, tenant=TENANT_A)
         ran: list[bool] = []
         with expect_denied("quota", "the 4th operation on a quota of 3"):
-            run_op(host, harness.request_for(TENANT_A), ACTION, fn=lambda r: ran.append(True))
+            run_op(host, harness.request_for(TENANT_A), ACTION, fn=lambda r: ran.append(True), tenant=TENANT_A)
         assert not ran, "the operation ran although its quota was refused"
         assert summary(host, TENANT_A).total == 3, "a denied operation was counted"
 
     def test_quota_is_per_tenant(self, harness: MeteringHarness) -> None:
         host = harness.host(2)
         for _ in range(2):
-            run_op(host, harness.request_for(TENANT_A), ACTION)
+            run_op(host, harness.request_for(TENANT_A), ACTION, tenant=TENANT_A)
         with expect_denied("quota", "tenant A over its quota"):
-            run_op(host, harness.request_for(TENANT_A), ACTION)
-        assert run_op(host, harness.request_for(TENANT_B), ACTION).tenant == TENANT_B
+            run_op(host, harness.request_for(TENANT_A), ACTION, tenant=TENANT_A)
+        run_op(host, harness.request_for(TENANT_B), ACTION, tenant=TENANT_B)
 
     def test_retried_event_counts_once(self, harness: MeteringHarness) -> None:
         host = harness.host(1000)
         request = harness.request_for(TENANT_A)
-        resolved = run_op(host, request, ACTION)
+        resolved = run_op(host, request, ACTION, tenant=TENANT_A)
         before = summary(host, TENANT_A).total
         event = UsageEvent(id="conformance-retry-1", tenant=TENANT_A, user=resolved.user, action=ACTION, resource="r")
         for _ in range(3):
@@ -66,20 +66,20 @@ class MeteringSuite(Suite):
             raise ValueError("tool failed")
 
         with contextlib.suppress(ValueError):
-            run_op(host, harness.request_for(TENANT_A), ACTION, fn=boom)
+            run_op(host, harness.request_for(TENANT_A), ACTION, fn=boom, tenant=TENANT_A)
         assert summary(host, TENANT_A).by_action.get(ACTION) == 1, "an operation that failed was not counted"
 
     def test_concurrent_operations_are_each_counted(self, harness: MeteringHarness) -> None:
         host = harness.host(1000)
         requests = [harness.request_for(TENANT_A) for _ in range(50)]
-        errors = run_concurrently(50, 10, lambda i: run_op(host, requests[i], ACTION))
+        errors = run_concurrently(50, 10, lambda i: run_op(host, requests[i], ACTION, tenant=TENANT_A))
         assert not errors, f"{len(errors)} concurrent operations failed: {errors[0]}"
         total = summary(host, TENANT_A).total
         assert total == 50, f"50 concurrent operations were counted as {total}"
 
     def test_summary_respects_its_window(self, harness: MeteringHarness) -> None:
         host = harness.host(1000)
-        run_op(host, harness.request_for(TENANT_A), ACTION)
+        run_op(host, harness.request_for(TENANT_A), ACTION, tenant=TENANT_A)
         now = time.time()
         later = host.call("usage_summary", firstresult=True, tenant=TENANT_A, since=now + 3600, until=now + 7200)
         assert later is None or later.total == 0, "usage from now was counted in a window an hour ahead"

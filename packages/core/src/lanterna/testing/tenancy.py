@@ -55,7 +55,10 @@ class TenancySuite(Suite):
         host = harness.host()
         for tenant in (TENANT_A, TENANT_B):
             resolved = run_op(host, harness.request_for(tenant), harness.allowed_action)
-            assert resolved.tenant == tenant, f"a request of {tenant} ran as tenant {resolved.tenant!r}"
+            hint = " (the core's default: no tenancy plugin answered; is yours in the harness's host?)"
+            assert resolved.tenant == tenant, f"a request of {tenant} ran as tenant {resolved.tenant!r}" + (
+                hint if resolved.tenant == "local" else ""
+            )
 
     def test_tenant_data_stays_apart(self, harness: TenancyHarness) -> None:
         host, store = harness.host(), _Store()
