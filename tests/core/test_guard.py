@@ -178,6 +178,44 @@ def test_decision_hooks_fail_closed_naming_the_plugin(recorder, hook, stage, mes
     assert recorded_hook_failures()[(hook, "raising")] == 1
 
 
+class WrongAnswer:
+    """A decision plugin that answers with a value of the wrong type."""
+
+    def __init__(self, hook: str, answer: object) -> None:
+        self.hook, self.answer = hook, answer
+
+    @hookimpl
+    def authorize(self, request, action, resource):
+        return self.answer if self.hook == "authorize" else None
+
+    @hookimpl
+    def check_quota(self, request, action, plan):
+        return self.answer if self.hook == "check_quota" else None
+
+
+@pytest.mark.parametrize(
+    ("hook", "answer", "type_name"),
+    [
+        ("authorize", {"allow": True}, "dict"),
+        ("authorize", ("ok",), "tuple"),
+        ("authorize", 0, "int"),
+        ("authorize", True, "bool"),
+        ("check_quota", ["fine"], "list"),
+    ],
+)
+def test_decision_hooks_answering_a_wrong_type_deny_naming_the_plugin(recorder, hook, answer, type_name):
+    get_host().register(WrongAnswer(hook, answer), "sloppy")
+    ran = []
+    with pytest.raises(Denied) as denied:
+        Guard(get_host()).run(RequestContext(), "memory.search", "r", lambda: ran.append(1))
+    assert ran == []
+    assert denied.value.stage == ("authorize" if hook == "authorize" else "quota")
+    assert f"plugin 'sloppy' failed in {hook}: {hook} returned {type_name}, not None or a reason string" in str(
+        denied.value
+    )
+    assert recorded_hook_failures()[(hook, "sloppy")] == 1
+
+
 def test_broken_entitlements_fall_back_to_the_free_core(recorder):
     get_host().register(Raising("active_plan"), "raising")
     assert Guard(get_host()).run(RequestContext(), "memory.search", "r", lambda: "ok") == "ok"

@@ -228,3 +228,75 @@ async def test_a_commit_touching_many_files_lists_the_first_ones_and_counts_the_
     git(repo, "commit", "-q", "-m", "Generate sixty files")
     newest = (await ok("session_log", {"limit": 1}))["commits"][0]
     assert len(newest["files"]) == 50 and newest["more_files"] == 10
+
+
+@pytest.mark.parametrize(
+    ("pattern", "says"),
+    [
+        ("(a{1,1000}){1,1000}", "repeats 1000 times"),
+        ("(.*){1,32000}", "repeats 32000 times"),
+        ("(a+)+$", "repeats a group that itself repeats"),
+        ("((ab)*c)*", "repeats a group that itself repeats"),
+        ("(x(a{2,5})y){2}", "repeats a group that itself repeats"),
+        ("a{0,101}", "repeats 101 times"),
+    ],
+)
+async def test_costly_regex_searches_are_refused_before_git_runs(repo: Path, pattern: str, says: str) -> None:
+    message = await error("session_search_commits", {"query": pattern, "regex": True})
+    assert says in message
+
+
+async def test_bounded_regexes_and_literal_metacharacters_still_search(repo: Path) -> None:
+    query = {"query": "^(fix|add)[ ]+(the )?[a-z]{1,20}", "regex": True, "all_branches": True}
+    found = await ok("session_search_commits", query)
+    assert {c["subject"] for c in found["commits"]} == {"Fix login redirect (bug #42)", "Add the app"}
+    literal = await ok("session_search_commits", {"query": "(a+)+ [x]{1,1000}"})  # not a regex: fixed string
+    assert literal["commits"] == []
+    bracket = await ok("session_search_commits", {"query": "bug [#(]42[)]", "regex": True, "all_branches": True})
+    assert len(bracket["commits"]) == 1
+
+
+async def test_overlong_search_query_is_refused(repo: Path) -> None:
+    message = await error("session_search_commits", {"query": "x" * 201})
+    assert "201 characters" in message and "at most 200" in message
+
+
+def test_commit_searches_are_bounded_in_time_and_number(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A search that outlives the time limit is killed; searches beyond the limit are refused."""
+    import shutil
+    import threading
+    import time
+
+    from lanterna.session import git as git_module
+
+    fake = repo.parent / "bin"
+    fake.mkdir()
+    hang = 'for a in "$@"; do case "$a" in --grep=*) exec sleep 30;; esac; done'
+    (fake / "git").write_text(f'#!/bin/sh\n{hang}\nexec {shutil.which("git")} "$@"\n')  # a git whose searches hang
+    os.chmod(fake / "git", 0o755)
+    real_path = os.environ["PATH"]
+    monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{real_path}")
+    monkeypatch.setattr(git_module, "SEARCH_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(git_module, "SEARCH_WAIT_S", 0.2)
+    monkeypatch.setattr(git_module, "MAX_CONCURRENT_SEARCHES", 1)
+    monkeypatch.setattr(git_module, "_searches", threading.BoundedSemaphore(1))
+
+    errors: list[str] = []
+
+    def search() -> None:
+        try:
+            GitRepo(repo).log(grep="anything")
+        except GitError as exc:
+            errors.append(str(exc))
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=search) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert time.monotonic() - started < 10
+    assert sorted(errors) == sorted(
+        ["git log took longer than 1 s; narrow the request"]
+        + ["1 commit searches are already running on this server; retry in a moment"] * 2
+    ), errors

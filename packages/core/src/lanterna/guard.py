@@ -167,9 +167,13 @@ class Operation:
                 raise Denied(stage, str(failure.error)) from None
             raise Denied(stage, f"denied because {failure}") from None
         for plugin, answer in answers:
-            if answer is False or isinstance(answer, str):
-                reason = answer if isinstance(answer, str) and answer else f"denied by plugin '{plugin}'"
-                raise Denied(stage, reason)
+            if isinstance(answer, str) or answer is False:
+                raise Denied(stage, answer or f"denied by plugin '{plugin}'")
+            # Only None (allow) or a reason string (deny) is an answer; anything else is a bug
+            # in the plugin, and a decision hook fails closed.
+            error = TypeError(f"{hook} returned {type(answer).__name__}, not None or a reason string")
+            host.record_failure(hook, plugin, error)
+            raise Denied(stage, f"denied because plugin '{plugin}' failed in {hook}: {error}; fix or disable it")
 
     def _audit(self, outcome: Any, reason: str = "", *, raising: bool = True) -> None:
         request = self.request

@@ -8,7 +8,9 @@ with ``GIT_OPTIONAL_LOCKS=0`` so it does not even refresh the index.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,15 @@ MAX_DIFF_BYTES = 1024 * 1024
 MAX_LIMIT = 200
 #: Changed files listed per commit; the rest are counted in ``more_files``.
 MAX_FILES_PER_COMMIT = 50
+#: Commit-message searches: longest query, largest regex repetition count, time per search,
+#: searches running at once (more wait up to ``SEARCH_WAIT_S``, then are refused).
+MAX_QUERY_CHARS = 200
+MAX_REPEAT = 100
+SEARCH_TIMEOUT_S = 10.0
+MAX_CONCURRENT_SEARCHES = 2
+SEARCH_WAIT_S = 2.0
+
+_searches = threading.BoundedSemaphore(MAX_CONCURRENT_SEARCHES)
 
 # Fields of one commit in `git log` output: record separator, then unit-separated fields.
 _LOG_FORMAT = "%x1e%H%x1f%h%x1f%an%x1f%ae%x1f%aI%x1f%s%x1f%b%x1f"
@@ -45,7 +56,9 @@ class GitRepo:
     def _command(self, args: list[str]) -> list[str]:
         return ["git", "-C", str(self._top or self.path), "-c", "core.quotePath=false", "-c", "color.ui=never", *args]
 
-    def run(self, *args: str, ok_codes: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, ok_codes: tuple[int, ...] = (0,), timeout: float = TIMEOUT_S
+    ) -> subprocess.CompletedProcess[str]:
         try:
             proc = subprocess.run(
                 self._command(list(args)),
@@ -54,14 +67,14 @@ class GitRepo:
                 encoding="utf-8",
                 errors="replace",
                 env=_env(),
-                timeout=TIMEOUT_S,
+                timeout=timeout,
                 stdin=subprocess.DEVNULL,
                 check=False,
             )
         except FileNotFoundError:
             raise GitError("git is not installed or not on PATH; install git to use the session tools") from None
-        except subprocess.TimeoutExpired:
-            raise GitError(f"git {args[0]} took longer than {TIMEOUT_S:.0f} s; narrow the request") from None
+        except subprocess.TimeoutExpired:  # run() has killed git
+            raise GitError(f"git {args[0]} took longer than {timeout:.0f} s; narrow the request") from None
         if proc.returncode not in ok_codes:
             raise GitError(f"git {args[0]} failed: {_first_line(proc.stderr) or f'exit code {proc.returncode}'}")
         return proc
@@ -160,6 +173,7 @@ class GitRepo:
             return []
         args = ["log", f"--max-count={_clamp(limit, 1, MAX_LIMIT)}", f"--format={_LOG_FORMAT}", "--name-status"]
         if grep is not None:
+            check_search(grep, regex)
             args += [f"--grep={grep}", "--regexp-ignore-case", "--extended-regexp" if regex else "--fixed-strings"]
         if all_refs:
             args.append("--all")
@@ -171,7 +185,16 @@ class GitRepo:
         args.append("--")
         if path is not None:
             args.append(self.relative_path(path))
-        return _parse_log(self.run(*args).stdout)
+        if grep is None:
+            return _parse_log(self.run(*args).stdout)
+        if not _searches.acquire(timeout=SEARCH_WAIT_S):
+            raise GitError(
+                f"{MAX_CONCURRENT_SEARCHES} commit searches are already running on this server; retry in a moment"
+            )
+        try:
+            return _parse_log(self.run(*args, timeout=SEARCH_TIMEOUT_S).stdout)
+        finally:
+            _searches.release()
 
     def status(self) -> dict[str, Any]:
         """Staged, unstaged and untracked files of the working tree."""
@@ -283,6 +306,87 @@ class GitRepo:
         if code not in (0, -9):
             raise GitError(f"git {args[0]} failed: {_first_line(stderr) or f'exit code {code}'}")
         return kept.decode("utf-8", "ignore"), total, total > cap
+
+
+def check_search(query: str, regex: bool) -> None:
+    """Refuse a commit-search query that could keep git busy: too long, or a costly regex.
+
+    A regex may not repeat more than ``MAX_REPEAT`` times, nor repeat a group that itself
+    repeats (``(a+)+``, ``(a{1,9}){1,9}``): git's regex engine pays the product of the counts.
+    """
+    if len(query) > MAX_QUERY_CHARS:
+        raise GitError(f"the search query has {len(query)} characters; give at most {MAX_QUERY_CHARS}")
+    if any(c in query for c in "\0\n\r"):
+        raise GitError("the search query contains a line break or NUL; search for one line of text")
+    if regex:
+        _check_regex(query)
+
+
+def _check_regex(pattern: str) -> None:
+    # Per open group: whether it contains a quantifier; a quantifier right after ")" of such a
+    # group is a nested repetition.
+    open_groups: list[bool] = []
+    group_before_repeats = False
+    i = 0
+    while i < len(pattern):
+        end = _quantifier_end(pattern, i)
+        if end:
+            count = max((int(n) for n in re.findall(r"\d+", pattern[i:end])), default=0)
+            if count > MAX_REPEAT:
+                raise GitError(f"the regular expression repeats {count} times; use counts of at most {MAX_REPEAT}")
+            if group_before_repeats:
+                raise GitError(
+                    "the regular expression repeats a group that itself repeats, e.g. (a+)+ or (a{1,9}){1,9};"
+                    " rewrite it without the nested repetition"
+                )
+            if open_groups:
+                open_groups[-1] = True
+            i = end
+            continue
+        group_before_repeats = False
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":
+            i = _bracket_end(pattern, i)
+            continue
+        if c == "(":
+            open_groups.append(False)
+        elif c == ")" and open_groups:
+            group_before_repeats = open_groups.pop()
+            if group_before_repeats and open_groups:
+                open_groups[-1] = True
+        i += 1
+
+
+_BOUND = re.compile(r"\{ *\d* *(, *\d* *)?\}")
+
+
+def _quantifier_end(pattern: str, i: int) -> int:
+    """The index after the quantifier that starts at ``i``; 0 when none does."""
+    if pattern[i] in "*+?":
+        return i + 1
+    match = _BOUND.match(pattern, i) if pattern[i] == "{" else None
+    return match.end() if match else 0
+
+
+def _bracket_end(pattern: str, i: int) -> int:
+    """The index after the bracket expression ``[...]`` that starts at ``i``."""
+    j = i + 1
+    if pattern.startswith("^", j):
+        j += 1
+    if pattern.startswith("]", j):  # a leading "]" is a literal
+        j += 1
+    while j < len(pattern):
+        if pattern.startswith(("[:", "[=", "[."), j):
+            close = pattern.find(pattern[j + 1] + "]", j + 2)
+            j = close + 2 if close != -1 else j + 1
+        elif pattern[j] == "]":
+            return j + 1
+        else:
+            j += 1
+    return len(pattern)
 
 
 _STATUS = {"M": "modified", "A": "added", "D": "deleted", "R": "renamed", "C": "copied", "T": "type changed"}
