@@ -5,12 +5,13 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "tests", "core_only", "cloud_stubs", "build"]
+nox.options.sessions = ["lint", "tests", "core_only", "cloud_stubs", "team", "build"]
 nox.options.error_on_missing_interpreters = True
 
 ROOT = Path(__file__).parent
@@ -41,7 +42,7 @@ def lint(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """The whole test suite, against the editable core and every plugin of the repo."""
     session.install(*TEST_DEPS, "-e", CORE, *[f"-e{p}" for p in PLUGIN_PACKAGES], *TEST_PLUGINS)
-    session.run("pytest", *session.posargs)
+    session.run("pytest", *(session.posargs or ["--ignore=tests/team"]))
 
 
 @nox.session
@@ -66,6 +67,18 @@ def cloud_stubs(session: nox.Session) -> None:
     wheels = [build_wheel(session, folder, outdir) for folder in (CORE, "packages/cloud-stubs")]
     session.install(*map(str, wheels), *TEST_DEPS)
     session.run("pytest", "tests/cloud_stubs", "tests/testing", *session.posargs)
+
+
+@nox.session
+def team(session: nox.Session) -> None:
+    """A real PostgreSQL server on a local port; several servers and processes share it (tests/team)."""
+    session.install(*TEST_DEPS, "-e", CORE, *[f"-e{p}" for p in PLUGIN_PACKAGES])
+    root = Path(tempfile.mkdtemp(prefix="lanterna-team-pg-"))
+    url = session.run("python", "-m", "tests.team.pgserver", "start", str(root), silent=True)
+    try:
+        session.run("pytest", "tests/team", *session.posargs, env={"LANTERNA_TEST_PG_URL": str(url).strip()})
+    finally:
+        session.run("python", "-m", "tests.team.pgserver", "stop", str(root))
 
 
 @nox.session

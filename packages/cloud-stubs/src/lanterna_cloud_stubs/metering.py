@@ -159,15 +159,7 @@ class Metering:
         return inserted
 
     def meter_event(self, event: UsageEvent) -> MeterEvent:
-        return MeterEvent(
-            identifier=event.id,
-            event={
-                "event_name": self.event_name,
-                "identifier": event.id,
-                "timestamp": int(event.time),
-                "payload": {"stripe_customer_id": event.tenant, "value": str(event.units)},
-            },
-        )
+        return meter_event(self.event_name, event)
 
     def summary(self, tenant: str, since: float, until: float) -> UsageSummary:
         with self._lock:
@@ -219,6 +211,18 @@ class Metering:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+
+def meter_event(event_name: str, event: UsageEvent) -> MeterEvent:
+    return MeterEvent(
+        identifier=event.id,
+        event={
+            "event_name": event_name,
+            "identifier": event.id,
+            "timestamp": int(event.time),
+            "payload": {"stripe_customer_id": event.tenant, "value": str(event.units)},
+        },
+    )
 
 
 class FileSink:

@@ -40,9 +40,11 @@ class cached_property(Generic[T]):
 
 if TYPE_CHECKING:
     from lanterna_cloud_stubs.audit import AuditLog
+    from lanterna_cloud_stubs.database import Database
     from lanterna_cloud_stubs.entitlements import Entitlements
-    from lanterna_cloud_stubs.keys import KeyStore
+    from lanterna_cloud_stubs.keys import KeyStore, PgKeyStore
     from lanterna_cloud_stubs.metering import Metering
+    from lanterna_cloud_stubs.pg_metering import PgMetering
     from lanterna_cloud_stubs.policy import Policy
     from lanterna_cloud_stubs.tenancy import Tenancy
 
@@ -57,7 +59,11 @@ class CloudStubs:
     # -- parts -------------------------------------------------------------------------
 
     @cached_property
-    def keys(self) -> KeyStore:
+    def keys(self) -> KeyStore | PgKeyStore:
+        if self.database is not None:
+            from lanterna_cloud_stubs.keys import PgKeyStore
+
+            return PgKeyStore(self.database)
         from lanterna_cloud_stubs.keys import KeyStore
 
         return KeyStore(self.settings.keys_file)
@@ -76,7 +82,19 @@ class CloudStubs:
         return Policy.load(self.settings.policy_file)
 
     @cached_property
-    def metering(self) -> Metering:
+    def database(self) -> Database | None:
+        if not self.settings.db_connect_str:
+            return None
+        from lanterna_cloud_stubs.database import shared_database
+
+        return shared_database(self.settings.db_connect_str)
+
+    @cached_property
+    def metering(self) -> Metering | PgMetering:
+        if self.database is not None:
+            from lanterna_cloud_stubs.pg_metering import PgMetering
+
+            return PgMetering(self.database, self.settings.meter_event_name)
         from lanterna_cloud_stubs.metering import Metering
 
         return Metering(self.settings.usage_db, self.settings.meter_event_name)

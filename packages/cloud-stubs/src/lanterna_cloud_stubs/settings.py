@@ -1,7 +1,13 @@
-"""The plugin's settings: the ``[cloud]`` section of the Lanterna config file, and its paths."""
+"""The plugin's settings: the ``[cloud]`` section of the Lanterna config file, and its paths.
+
+``db_connect_str`` (env ``LANTERNA_CLOUD_DB_CONNECT_STR``, else ``[cloud] db_connect_str``, else
+the memory store's ``LANTERNA_DB_CONNECT_STR`` / ``[memory] db_connect_str``): a PostgreSQL
+shared by several servers. Unset, everything stays in SQLite and files on this machine.
+"""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +34,7 @@ class Settings:
     free_limits: dict[str, int]
     tenants: tuple[str, ...] = ()
     meter_event_name: str = "lanterna_operations"
+    db_connect_str: str | None = None
 
     @classmethod
     def from_config(cls, config: Config) -> Settings:
@@ -48,6 +55,12 @@ class Settings:
         keys = lic.get("trusted_keys", {})
         if not isinstance(keys, dict):
             raise ConfigError('[cloud.license] trusted_keys must be a table of key id = "base64 public key"')
+        connect = (
+            os.environ.get("LANTERNA_CLOUD_DB_CONNECT_STR")
+            or section.get("db_connect_str")
+            or os.environ.get("LANTERNA_DB_CONNECT_STR")
+            or config.section("memory").get("db_connect_str")
+        )
         return cls(
             keys_file=path("keys_file", state / "api-keys.json"),
             policy_file=path("policy_file", Path()) if section.get("policy_file") else None,
@@ -64,6 +77,7 @@ class Settings:
             free_limits=free,
             tenants=tuple(str(t) for t in section.get("tenants", [])),
             meter_event_name=str(section.get("meter_event_name", "lanterna_operations")),
+            db_connect_str=str(connect) if connect else None,
         )
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import os
 
 from lanterna.types import Identity, Refused, RequestContext
-from lanterna_cloud_stubs.keys import KeyStore
+from lanterna_cloud_stubs.keys import KeyStore, PgKeyStore
 from lanterna_cloud_stubs.settings import Settings
 
 
 class Tenancy:
-    def __init__(self, settings: Settings, keys: KeyStore, default_tenant: str | None) -> None:
+    def __init__(self, settings: Settings, keys: KeyStore | PgKeyStore, default_tenant: str | None) -> None:
         self.settings = settings
         self.keys = keys
         self.default_tenant = default_tenant

@@ -10,6 +10,7 @@ import typer
 from lanterna import __version__
 from lanterna.config import ConfigError
 from lanterna.console import JsonOption, fail, print_json
+from lanterna.errors import UserError
 from lanterna.plugins import PluginHost, get_host
 
 app = typer.Typer(
@@ -394,4 +395,8 @@ def main() -> None:
             sys.exit(2)
         _register_plugin_commands(host)
     _keep_only_invoked_command(sys.argv[1:])
-    app()
+    try:
+        app()
+    except UserError as exc:
+        print(f"lanterna: {exc}", file=sys.stderr)
+        sys.exit(1)
