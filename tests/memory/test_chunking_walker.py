@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from lanterna.memory.chunking import chunk_text
-from lanterna.memory.walker import has_secret_content, is_secret_name, walk
+from lanterna.memory.walker import is_secret_name, walk
 
 from .helpers import write_tree
 
@@ -102,25 +102,8 @@ def test_secret_file_names(name: str) -> None:
     assert is_secret_name(name)
 
 
-@pytest.mark.parametrize("name", ["env.py", "keys.py", "README.md", "secretary.py", "monkey.py"])
+@pytest.mark.parametrize(
+    "name", ["env.py", "keys.py", "README.md", "secretary.py", "monkey.py", "secrets.py", "credentials.go"]
+)
 def test_ordinary_file_names(name: str) -> None:
     assert not is_secret_name(name)
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "-----BEGIN RSA PRIVATE KEY-----",
-        "aws = 'AKIA" + "ABCDEFGHIJKLMNOP'",
-        "token: ghp_" + "x" * 36,
-        "GITLAB=glpat-" + "a" * 20,
-        "slack xoxb-" + "1" * 20,
-        "OPENAI_API_KEY=sk-" + "A" * 40,
-    ],
-)
-def test_secret_contents(text: str) -> None:
-    assert has_secret_content(text)
-
-
-def test_ordinary_contents() -> None:
-    assert not has_secret_content("def skip(token): return token.kind == 'sk-ip'\n# AKIA is a prefix")

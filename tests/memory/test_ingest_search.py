@@ -38,9 +38,10 @@ def test_ingest_reports_what_it_stored_and_skipped(project: Path) -> None:
     with operation():
         report = api.ingest_path(str(project), "shop")
         stored = {r["path"] for r in api.list_records(service="shop")}
-    assert stored == {"src/retry.py", "src/config.py", "docs/deploy.md", ".gitignore"}
-    assert report["added"] == 4 and report["chunks"] >= 4
-    assert sorted(report["skipped_secrets"]) == [".env", "keys/id_rsa", "settings.py"]
+    assert stored == {"src/retry.py", "src/config.py", "docs/deploy.md", ".gitignore", "settings.py"}
+    assert report["added"] == 5 and report["chunks"] >= 5
+    assert sorted(report["skipped_secrets"]) == [".env", "keys/id_rsa"]
+    assert report["redacted_secrets"] == ["settings.py"]
     assert report["skipped_binary"] == ["logo.png"]
     assert report["skipped_too_big"] == ["big.txt"]
 
@@ -74,7 +75,7 @@ def test_reingest_unchanged_embeds_nothing(project: Path) -> None:
         api.ingest_path(str(project), "shop")
         again = api.ingest_path(str(project), "shop")
     assert (again["added"], again["updated"], again["removed"], again["chunks"]) == (0, 0, 0, 0)
-    assert again["unchanged"] == 4
+    assert again["unchanged"] == 5
 
 
 def test_changed_files_replaced_and_deleted_files_removed(project: Path) -> None:
@@ -86,8 +87,8 @@ def test_changed_files_replaced_and_deleted_files_removed(project: Path) -> None
         paths = {r["path"] for r in api.list_records(service="shop")}
         old = api.search("RetryPolicy backoff parse_config", limit=20, mode="vector")
         new = api.search("jittered_sleep", limit=1)
-    assert (report["updated"], report["removed"], report["unchanged"]) == (1, 1, 2)
-    assert paths == {"src/retry.py", "docs/deploy.md", ".gitignore"}
+    assert (report["updated"], report["removed"], report["unchanged"]) == (1, 1, 3)
+    assert paths == {"src/retry.py", "docs/deploy.md", ".gitignore", "settings.py"}
     assert all("RetryPolicy" not in h["snippet"] and "parse_config" not in h["snippet"] for h in old)
     assert new[0]["path"] == "src/retry.py" and "jittered_sleep" in new[0]["snippet"]
 
@@ -118,7 +119,7 @@ def test_tenants_are_isolated(project: Path) -> None:
         assert api.ingest_path(str(empty), "shop")["removed"] == 0
     with operation(tenant="tenant-a-" + project.parent.name):
         assert api.search("RetryPolicy", limit=1)[0]["path"] == "src/retry.py"
-        assert api.services()[0]["documents"] == 4
+        assert api.services()[0]["documents"] == 5
 
 
 def test_services_and_stats(project: Path) -> None:
@@ -127,8 +128,8 @@ def test_services_and_stats(project: Path) -> None:
         services = api.services()
         stats = api.stats()
     assert [s["service"] for s in services] == ["shop"]
-    assert services[0]["kinds"] == {"code": 3, "doc": 1}
-    assert stats["documents"] == 4 and stats["embedder"] == "hash-384" and stats["schema_version"] == 1
+    assert services[0]["kinds"] == {"code": 4, "doc": 1}
+    assert stats["documents"] == 5 and stats["embedder"] == "hash-384" and stats["schema_version"] == 1
 
 
 @pytest.mark.parametrize(

@@ -75,6 +75,8 @@ def ingest_command(
     for label, key in (("secret", "skipped_secrets"), ("binary", "skipped_binary"), ("too big", "skipped_too_big")):
         if report[key]:
             print(f"skipped ({label}, not stored): {', '.join(report[key])}")
+    if report["redacted_secrets"]:
+        print(f"secrets redacted (values not stored): {', '.join(report['redacted_secrets'])}")
 
 
 @contextlib.contextmanager

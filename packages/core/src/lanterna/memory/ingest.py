@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lanterna.memory.chunking import chunk_text, kind_for
+from lanterna.memory.redaction import redact
 from lanterna.memory.schema import KINDS
 from lanterna.memory.store import ChunkIn, DocumentIn, MemoryStore
-from lanterna.memory.walker import has_secret_content, read_text, walk
+from lanterna.memory.walker import read_text, walk
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -40,7 +41,8 @@ class IngestReport:
     unchanged: int = 0
     removed: int = 0
     chunks: int = 0
-    skipped_secrets: list[str] = field(default_factory=list)
+    skipped_secrets: list[str] = field(default_factory=list)  # secret files, not stored at all
+    redacted_secrets: list[str] = field(default_factory=list)  # stored with their secret values redacted
     skipped_binary: list[str] = field(default_factory=list)
     skipped_too_big: list[str] = field(default_factory=list)
     embed_seconds: float = 0.0
@@ -93,9 +95,10 @@ def ingest(
         if text is None:
             report.skipped_binary.append(rel)
             continue
-        if has_secret_content(text):
-            report.skipped_secrets.append(rel)
-            continue
+        redacted = redact(text, rel)
+        if redacted.count:
+            report.redacted_secrets.append(rel)
+            text = redacted.text
         seen.add(rel)
         report.files_seen += 1
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()

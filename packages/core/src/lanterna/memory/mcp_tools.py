@@ -20,7 +20,8 @@ async def memory_ingest(path: str, service: str, kind: str | None = None, ctx: C
     """Ingest a folder or file on this machine into long-term memory under a service (project) name.
 
     Unchanged files are skipped, changed ones re-embedded, deleted ones removed. Secret files
-    are never stored and are listed in the report. kind: code, doc, adr, incident, note or meeting.
+    (.env, keys) are never stored; secrets inside other files are stored redacted. The report
+    lists both. kind: code, doc, adr, incident, note or meeting.
     """
     loop = asyncio.get_running_loop()
     progress = None

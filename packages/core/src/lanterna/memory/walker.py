@@ -1,4 +1,9 @@
-"""Walk a source tree for ingest: honour .gitignore, skip binaries, big files and secrets."""
+"""Walk a source tree for ingest: honour .gitignore, skip binaries, big files and secret files.
+
+Secret files are the ones that exist to hold secrets (``.env``, key stores, ``credentials.json``);
+a source module merely named like one (``secrets.py``) is walked, and secrets inside
+ordinary files are redacted at ingest (``lanterna.memory.redaction``).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from lanterna.memory.chunking import LANGUAGES
 
 ALWAYS_SKIPPED_DIRS = {
     ".git",
@@ -31,12 +38,6 @@ SECRET_NAMES = re.compile(
     r"|\.(pem|key|p12|pfx|jks|keystore|kdbx|asc|gpg)$|^credentials(\.\w+)?$|^secrets?(\.\w+)?$"
     r"|^service[-_]account.*\.json$|^htpasswd$|\.htpasswd$)",
     re.IGNORECASE,
-)
-SECRET_CONTENT = re.compile(
-    r"-----BEGIN [A-Z ]*PRIVATE KEY-----|\bAKIA[0-9A-Z]{16}\b|\bgh[pousr]_[A-Za-z0-9]{30,}\b"
-    r"|\bgithub_pat_[A-Za-z0-9_]{40,}"
-    r"|\bglpat-[A-Za-z0-9_-]{20,}|\bxox[baprs]-[A-Za-z0-9-]{10,}|\bsk-[A-Za-z0-9_-]{32,}"
-    r"|\bAIza[0-9A-Za-z_-]{35}\b"
 )
 
 
@@ -76,11 +77,9 @@ class _Ignore:
 
 
 def is_secret_name(name: str) -> bool:
-    return bool(SECRET_NAMES.search(name))
-
-
-def has_secret_content(text: str) -> bool:
-    return bool(SECRET_CONTENT.search(text))
+    """A file that exists to hold secrets; source code (``secrets.py``) is not one."""
+    suffix = Path(name).suffix.lower()
+    return bool(SECRET_NAMES.search(name)) and suffix not in LANGUAGES
 
 
 def walk(root: Path, max_bytes: int) -> Walked:

@@ -1,0 +1,192 @@
+"""Secrets inside ordinary files: found by content, redacted before storage, never returned."""
+
+from __future__ import annotations
+
+import json
+import sysconfig
+from pathlib import Path
+
+import pytest
+import typer
+from mcp import Client
+from typer.testing import CliRunner
+
+from lanterna.memory.commands import register
+from lanterna.memory.redaction import REDACTED, redact
+from lanterna.server.app import build_server
+
+from .helpers import write_tree
+
+#: Secret values planted in a project, each in another shape.
+AWS_KEY_ID = "AKIA" + "Q7XJ2M4N6P8R0T3V"
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCY" + "9Zq3Lk2Pw8"
+DB_PASSWORD = "Tr0ub4dor&3-horse"
+URL_PASSWORD = "s3cr3tPassw0rd"
+GITHUB = "ghp_" + "Zx8Yw7Vu6Ts5Rq4Po3Nm2Lk1Jh0Gf9Ed8Cb7A"
+GITLAB = "glpat-" + "Ab3dEf6hIj9kLm2nOp5q"
+SLACK = "xoxb-" + "2048-1024-AbCdEfGhIjKlMnOp"
+STRIPE = "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc"
+YAML_API_KEY = "9f8e7d6c5b4a3f2e1d0c" + "B9A8F7E6"
+JSON_CLIENT_SECRET = "Qm9vdHN0cmFwU2VjcmV0" + "K3y99xZ"
+INI_PASSWORD = "m4ilRelay!pass"
+GO_TOKEN = "tok_" + "8HbN2kLq9XzR4mVw7PsT"
+JS_SECRET = "js-" + "Vd93KfLq02XmZa71PwRt"
+JWT = "eyJhbGciOiJIUzI1NiJ9" + ".eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+KEY_BODY = "MIIEowIBAAKCAQEA7bq9" + "x3Fj2Lk4Qw8Zr0Tn6Vm1Hs5Pd9Yc"
+ENV_PASSWORD = "envfile-" + "hunter2-value"
+ID_RSA_BODY = "b3BlbnNzaC1rZXktdjEAAAAA" + "BG5vbmUAAAAEbm9uZQ"
+
+PLANTED = [
+    AWS_KEY_ID,
+    AWS_SECRET,
+    DB_PASSWORD,
+    URL_PASSWORD,
+    GITHUB,
+    GITLAB,
+    SLACK,
+    STRIPE,
+    YAML_API_KEY,
+    JSON_CLIENT_SECRET,
+    INI_PASSWORD,
+    GO_TOKEN,
+    JS_SECRET,
+    JWT,
+    KEY_BODY,
+    ENV_PASSWORD,
+    ID_RSA_BODY,
+]
+
+FILES = {
+    "app/settings.py": (
+        '"""Settings of the billing service."""\n'
+        f'AWS_ACCESS_KEY_ID = "{AWS_KEY_ID}"\n'
+        f"AWS_SECRET_ACCESS_KEY = '{AWS_SECRET}'\n"
+        f'DATABASE_PASSWORD = "{DB_PASSWORD}"\n'
+        f'DATABASE_URL = "postgres://billing:{URL_PASSWORD}@db.internal:5432/billing"\n'
+        "\n\ndef invoice_total(lines):\n    return sum(line.amount for line in lines)\n"
+    ),
+    "app/clients.py": (
+        f'GITHUB = "{GITHUB}"\nGITLAB = "{GITLAB}"\n'
+        f'headers = {{"Authorization": "Bearer {JWT}"}}\n'
+        "\n\ndef slack_client():\n"
+        f'    return Slack(token="{SLACK}", stripe="{STRIPE}")\n'
+    ),
+    "app/tls.py": (
+        'CERT = """\n-----BEGIN RSA PRIVATE KEY-----\n'
+        f'{KEY_BODY}\n{KEY_BODY[::-1]}\n-----END RSA PRIVATE KEY-----\n"""\n'
+        "\n\ndef load_certificate():\n    return CERT\n"
+    ),
+    "config/app.yaml": f"service: billing\nstripe:\n  api_key: {YAML_API_KEY}\n",
+    "config/oauth.json": f'{{"client_id": "billing", "client_secret": "{JSON_CLIENT_SECRET}"}}\n',
+    "config/mail.ini": f"[smtp]\nhost = mail.internal\nsmtp_password = {INI_PASSWORD}\n",
+    "cmd/main.go": f'package main\n\nconst apiToken = "{GO_TOKEN}"\n\nfunc main() {{}}\n',
+    "web/auth.js": f"const clientSecret = '{JS_SECRET}';\nexport function login() {{ return clientSecret; }}\n",
+    ".env": f"DATABASE_PASSWORD={ENV_PASSWORD}\n",
+    "deploy/id_rsa": f"-----BEGIN OPENSSH PRIVATE KEY-----\n{ID_RSA_BODY}\n-----END OPENSSH PRIVATE KEY-----\n",
+    "app/secrets.py": "def token_hex(nbytes=32):\n    return os.urandom(nbytes).hex()\n",
+}
+
+
+@pytest.mark.parametrize("rel", [r for r in FILES if r not in (".env", "deploy/id_rsa", "app/secrets.py")])
+def test_every_planted_shape_is_redacted(rel: str) -> None:
+    original = FILES[rel]
+    result = redact(original, rel)
+    assert result.count > 0 and REDACTED in result.text
+    assert not [s for s in PLANTED if s in result.text or s[::-1] in result.text]
+    assert result.text.count("\n") == original.count("\n")  # line numbers of the rest stay right
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "def check(token):\n    return token.kind == 'sk-ip'\n# AKIA is a prefix\n",
+        "password = getpass.getpass()\nTOKEN_TYPE = 'bearer'\ntoken_type = 'quoted-string'\n",
+        'url = "https://example.com/path?q=1"\nDATABASE_URL = "postgres://app:${DB_PASSWORD}@db/app"\n',
+        "api_key = os.environ['API_KEY']\nSECRET_KEY = 'changeme'\n",
+    ],
+)
+def test_ordinary_code_is_left_alone(code: str) -> None:
+    assert redact(code, "module.py").count == 0
+
+
+@pytest.mark.parametrize("module", ["secrets.py", "json/decoder.py", "urllib/parse.py", "tokenize.py"])
+def test_standard_library_modules_have_no_secrets(module: str) -> None:
+    path = Path(sysconfig.get_paths()["stdlib"]) / module
+    assert redact(path.read_text(encoding="utf-8"), module).count == 0
+
+
+@pytest.fixture
+def planted(tmp_path: Path) -> Path:
+    return write_tree(tmp_path / "billing", FILES)
+
+
+def _leaks(text: str) -> list[str]:
+    return [s for s in PLANTED if s in text or s[::-1] in text]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_no_planted_secret_comes_back_from_any_tool(planted: Path) -> None:
+    async with Client(build_server()) as client:
+        ingested = await client.call_tool("memory_ingest", {"path": str(planted), "service": "billing"})
+        assert not ingested.is_error, ingested.content
+        report = ingested.structured_content
+        assert sorted(report["skipped_secrets"]) == [".env", "deploy/id_rsa"]
+        assert sorted(report["redacted_secrets"]) == sorted(
+            r for r in FILES if r not in (".env", "deploy/id_rsa", "app/secrets.py")
+        )
+        seen = [json.dumps(report)]
+        queries = ["password secret token api key", "AWS access key", "private key certificate", *PLANTED]
+        for query in queries:
+            result = await client.call_tool("memory_search", {"query": query, "limit": 50})
+            assert not result.is_error, result.content
+            seen.append(str(result.content) + json.dumps(result.structured_content))
+        listed = await client.call_tool("memory_list", {"service": "billing"})
+        ids = [r["id"] for r in listed.structured_content["result"]]
+        paths = {r["path"] for r in listed.structured_content["result"]}
+        assert "app/secrets.py" in paths and "app/settings.py" in paths  # kept, not skipped
+        seen.append(json.dumps(listed.structured_content))
+        for doc_id in ids:
+            got = await client.call_tool("memory_get", {"id": doc_id})
+            seen.append(json.dumps(got.structured_content))
+            if got.structured_content["path"] == "app/settings.py":
+                assert "def invoice_total" in got.structured_content["text"]  # the rest of the file is there
+        for tool in ("memory_services", "memory_stats"):
+            seen.append(json.dumps((await client.call_tool(tool, {})).structured_content))
+    assert not _leaks("\n".join(seen))
+    from lanterna.memory import api
+
+    from .helpers import operation
+
+    with operation():
+        store = api.store()
+    assert not [s for s in PLANTED if store.history_contains(s)]
+
+
+def test_no_planted_secret_comes_back_from_any_command(planted: Path) -> None:
+    cli = typer.Typer()
+    register(cli)
+    runner = CliRunner()
+
+    def run(*args: str) -> str:
+        result = runner.invoke(cli, list(args))
+        assert result.exit_code == 0, result.stderr
+        return result.stdout + result.stderr
+
+    outputs = [
+        run("ingest", str(planted), "--service", "billing"),
+        run("ingest", str(planted), "-s", "billing", "--json"),
+    ]
+    assert "secrets redacted" in outputs[0] and "app/settings.py" in outputs[0]
+    for query in ["password secret token api key", *PLANTED]:
+        outputs += [run("search", query, "-n", "50"), run("search", query, "-n", "50", "--json")]
+    listed = json.loads(run("memories", "--service", "billing", "--json"))
+    outputs.append(run("memories", "--service", "billing"))
+    for row in listed:
+        outputs += [run("show", row["id"]), run("show", row["id"], "--json")]
+    outputs += [run("services"), run("services", "--json"), run("stats"), run("stats", "--json")]
+    assert not _leaks("\n".join(outputs))
