@@ -236,5 +236,5 @@ def test_status_command_reports_cloud_mode_and_the_plan(cloud: Cloud) -> None:
 
 def test_active_plan_for_a_cli_request_uses_the_local_tenant(cloud: Cloud) -> None:
     cloud.plugin.entitlements.activate(license_file(cloud, tenant="local"))
-    plan = cloud.host.call("active_plan", firstresult=True, request=RequestContext(transport="cli"))
+    plan = cloud.host.call("active_plan", request=RequestContext(transport="cli"))
     assert plan.state == "valid" and plan.allows(FEATURE)

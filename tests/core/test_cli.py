@@ -48,7 +48,7 @@ def test_all_flag_includes_builtins(lanterna_home):
 def test_broken_plugins_do_not_break_other_commands(lanterna_home):
     result = run(lanterna_home, "hooks")
     assert result.returncode == 0
-    assert "failed to load" in result.stderr and "`lanterna plugins` shows why" in result.stderr
+    assert "plugin(s) failed (" in result.stderr and "`lanterna plugins` shows why" in result.stderr
 
 
 def test_strict_turns_plugin_failures_into_an_exit_code(lanterna_home):
@@ -110,6 +110,54 @@ def test_plugin_commands_are_added_and_a_broken_one_is_isolated(lanterna_home):
     assert result.returncode == 0, result.stderr
     assert result.stdout == "hello ada from testplug-good\n"
     assert "plugin 'broken-command' failed in register_commands: ValueError" in result.stderr
+
+
+def test_a_plugin_whose_register_commands_raises_is_degraded_and_fails_strict(lanterna_home):
+    listed = run(lanterna_home, "plugins", "--json", LANTERNA_LOAD_PLUGINS="broken-command")
+    info = next(p for p in json.loads(listed.stdout) if p["name"] == "broken-command")
+    assert info["status"] == "degraded"
+    assert info["reason"] == "register_commands raised ValueError: cannot add command: config missing"
+    strict = run(lanterna_home, "--strict", "hooks", LANTERNA_LOAD_PLUGINS="broken-command")
+    assert strict.returncode == 3
+    assert "1 plugin(s) failed and strict mode is on" in strict.stderr
+
+
+def test_tools_refused_or_raising_at_registration_count_as_plugin_failures(lanterna_home):
+    listed = json.loads(run(lanterna_home, "plugins", "--json", LANTERNA_LOAD_PLUGINS="mcp_tools,mcp_broken").stdout)
+    status = {p["name"]: p for p in listed}
+    assert status["mcp_broken"]["status"] == "degraded"
+    assert "register_mcp_tools raised RuntimeError" in status["mcp_broken"]["reason"]
+    assert status["mcp_tools"]["status"] == "degraded"
+    assert "tool refused: tool 'probe_not_a_tool' takes 'tenant'" in status["mcp_tools"]["reason"]
+    strict = run(lanterna_home, "--strict", "status", LANTERNA_LOAD_PLUGINS="mcp_broken")
+    assert strict.returncode == 3 and "register_mcp_tools raised RuntimeError" in strict.stderr
+
+
+def test_failure_reasons_are_never_cut_and_verbose_shows_the_traceback(lanterna_home):
+    result = run(lanterna_home, "plugins", LANTERNA_LOAD_PLUGINS="import-error", COLUMNS="60")
+    reason = "import failed: ModuleNotFoundError: No module named 'lanterna_dependency_that_does_not_exist'"
+    assert f"import-error (failed): {reason}" in result.stdout
+    assert "Traceback" not in result.stdout
+    verbose = run(lanterna_home, "plugins", "--verbose", LANTERNA_LOAD_PLUGINS="import-error")
+    assert "Traceback (most recent call last)" in verbose.stdout
+    assert "import lanterna_dependency_that_does_not_exist" in verbose.stdout
+    traced = run(lanterna_home, "hooks", LANTERNA_LOAD_PLUGINS="import-error", LANTERNA_TRACE_HOOKS="1")
+    assert "lanterna trace: plugin 'import-error' not loaded:\nTraceback" in traced.stderr
+
+
+def test_a_lanterna_distribution_without_entry_point_gets_a_hint(lanterna_home, tmp_path):
+    site = tmp_path / "site"
+    dist_info = site / "lanterna_forgotten-0.1.dist-info"
+    dist_info.mkdir(parents=True)
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: lanterna-forgotten\nVersion: 0.1\n")
+    result = run(lanterna_home, "plugins", PYTHONPATH=str(site))
+    assert "hint: lanterna-forgotten is installed but declares no `lanterna` entry point" in result.stderr
+    assert "lanterna-testplug-good" not in result.stderr  # it has one
+
+
+def test_trace_shows_tool_registration(lanterna_home):
+    result = run(lanterna_home, "tools", "--json", LANTERNA_LOAD_PLUGINS="mcp_tools", LANTERNA_TRACE_HOOKS="1")
+    assert "lanterna trace: register_mcp_tools [mcp_tools, " in result.stderr
 
 
 def test_trace_goes_to_stderr(lanterna_home):

@@ -150,7 +150,7 @@ def test_builtins_run_last_so_plugins_win(load_plugins):
     host.register(Tenancy(), "acme-tenancy")
     order = [impl.plugin_name for impl in host.implementations("tenant_from_request")]
     assert order == ["acme-tenancy", "local_tenancy"]
-    assert host.call("tenant_from_request", firstresult=True, request=RequestContext()).tenant == "acme"
+    assert host.call("tenant_from_request", request=RequestContext()).tenant == "acme"
 
 
 def test_hook_failure_in_isolated_call_is_counted_and_persisted(load_plugins):

@@ -63,12 +63,18 @@ def root(
     ] = False,
     strict: Annotated[
         bool,
-        typer.Option("--strict", help="Exit non-zero when any plugin failed to load (or LANTERNA_STRICT_PLUGINS=1)."),
+        typer.Option(
+            "--strict",
+            help="Exit non-zero when any plugin failed to load or to register a command or tool"
+            " (or LANTERNA_STRICT_PLUGINS=1).",
+        ),
     ] = False,
 ) -> None:
     host = get_host()
     if strict:
         host.strict = True
+    if host.strict or ctx.invoked_subcommand == "plugins":
+        _collect_registrations(host)
     *reasons, summary = host.strict_violation() or [""]
     for line in reasons:
         print(f"lanterna: {line}", file=sys.stderr)
@@ -77,28 +83,56 @@ def root(
     failed = host.failed()
     if failed and ctx.invoked_subcommand != "plugins":
         names = ", ".join(p.name for p in failed)
-        print(
-            f"lanterna: {len(failed)} plugin(s) failed to load ({names}); `lanterna plugins` shows why", file=sys.stderr
-        )
+        print(f"lanterna: {len(failed)} plugin(s) failed ({names}); `lanterna plugins` shows why", file=sys.stderr)
+
+
+def _collect_registrations(host: PluginHost) -> None:
+    """Run the registration hooks the command itself would not, so their failures count."""
+    import logging
+
+    from lanterna.server.tools import collect_tools
+
+    logger = logging.getLogger("lanterna")
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # the failures are reported once, as plugin failures
+    try:
+        collect_tools(host)
+    finally:
+        logger.setLevel(level)
 
 
 @app.command("plugins")
 def plugins_command(
     as_json: JsonOption = False,
     show_all: Annotated[bool, typer.Option("--all", help="Include the core's built-in plugins.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show the traceback of each plugin that failed to load.")
+    ] = False,
 ) -> None:
     """List plugins: name, distribution, version, status and the hooks each implements."""
+    from lanterna.plugins import distributions_without_entry_point
+
     plugins = [p for p in get_host().plugins if show_all or not p.builtin]
+    hints = [
+        f"hint: {dist} is installed but declares no `lanterna` entry point, so it is not loaded;"
+        f" add one under [project.entry-points.lanterna] in its pyproject.toml and reinstall it"
+        for dist in distributions_without_entry_point()
+    ]
     if as_json:
         return print_json([p.as_dict() for p in plugins])
     if not plugins:
         print("No plugins installed. `lanterna install NAME` adds one; `--all` shows the built-in ones.")
-        return
-    rows = [
-        [p.name, p.distribution, p.version, p.status, p.reason if p.status != "loaded" else ", ".join(p.hooks)]
-        for p in plugins
-    ]
-    _table("Plugins", ["name", "distribution", "version", "status", "hooks / reason"], rows)
+    else:
+        rows = [[p.name, p.distribution, p.version, p.status, ", ".join(p.hooks) or "-"] for p in plugins]
+        _table("Plugins", ["name", "distribution", "version", "status", "hooks"], rows)
+        # reasons go on their own lines: a table would cut them to the terminal's width
+        for p in plugins:
+            if p.reason:
+                print(f"{p.name} ({p.status}): {p.reason}")
+            if verbose and p.traceback:
+                print(p.traceback.rstrip())
+    for hint in hints:
+        print(hint, file=sys.stderr)
 
 
 def _hook_rows(host: PluginHost) -> list[dict[str, Any]]:
@@ -111,6 +145,7 @@ def _hook_rows(host: PluginHost) -> list[dict[str, Any]]:
                 "plugin": impl.plugin_name,
                 "tryfirst": impl.tryfirst,
                 "trylast": impl.trylast,
+                "wrapper": impl.wrapper or impl.hookwrapper,
             }
             for impl in host.implementations(doc.name)
         ]
@@ -152,7 +187,16 @@ def hooks_command(
         print(f"{doc.name}{doc.signature}  [{doc.family}{', first result' if doc.firstresult else ''}]\n")
         print(doc.doc + "\n")
         order = [
-            i["plugin"] + (" (trylast)" if i["trylast"] else " (tryfirst)" if i["tryfirst"] else "")
+            i["plugin"]
+            + (
+                " (wrapper)"
+                if i["wrapper"]
+                else " (trylast)"
+                if i["trylast"]
+                else " (tryfirst)"
+                if i["tryfirst"]
+                else ""
+            )
             for i in rows[0]["implementers"]
         ]
         print("implementers, in call order: " + (", ".join(order) or "none"))
@@ -178,7 +222,7 @@ def _status(host: PluginHost) -> dict[str, Any]:
     paid = sorted(f for f in active if f in PAID_FAMILIES)
     plan_error = ""
     try:
-        plan = host.call("active_plan", firstresult=True, request=RequestContext(transport="cli")) or FREE_PLAN
+        plan = host.call("active_plan", request=RequestContext(transport="cli")) or FREE_PLAN
     except Exception as exc:  # noqa: BLE001 - status must report, not crash
         plan, plan_error = FREE_PLAN, str(exc)
     failures = recorded_hook_failures()

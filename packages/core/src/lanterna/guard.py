@@ -142,7 +142,7 @@ class Operation:
         if request.tenant is not None:
             return request
         try:
-            identity = host.call("tenant_from_request", firstresult=True, request=request)
+            identity = host.call("tenant_from_request", request=request)
         except HookFailed as failure:
             if isinstance(failure.error, Refused):
                 raise Denied("tenancy", f"request refused: {failure.error}") from None
@@ -153,7 +153,7 @@ class Operation:
 
     def _plan(self, host: PluginHost) -> Plan:
         try:
-            plan = host.call("active_plan", firstresult=True, request=self.request)
+            plan = host.call("active_plan", request=self.request)
         except HookFailed:
             return FREE_PLAN  # counted and logged; paid features off, the free core keeps working
         return plan or FREE_PLAN

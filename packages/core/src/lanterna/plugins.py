@@ -15,6 +15,7 @@ import re
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -35,7 +36,13 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
 
 log = logging.getLogger("lanterna.plugins")
 
-Status = Literal["loaded", "blocked", "failed"]
+#: ``failed``: not loaded. ``degraded``: loaded, but a registration hook raised or something it
+#: registered was refused, so part of the plugin is missing.
+Status = Literal["loaded", "blocked", "failed", "degraded"]
+#: Hooks a plugin's setup runs through: a failure here leaves the plugin ``degraded``.
+SETUP_HOOKS = frozenset(
+    {"register_commands", "register_mcp_tools", "register_embedders", "register_code_sources", "startup"}
+)
 
 
 @dataclass
@@ -47,6 +54,8 @@ class PluginInfo:
     reason: str = ""
     hooks: list[str] = field(default_factory=list)
     builtin: bool = False
+    #: The traceback of a failed import or set-up (``lanterna plugins --verbose``).
+    traceback: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -58,6 +67,12 @@ class HookFailed(Exception):
     def __init__(self, hook: str, plugin: str, error: BaseException) -> None:
         super().__init__(f"plugin '{plugin}' failed in {hook}: {type(error).__name__}: {_one_line(error)}")
         self.hook, self.plugin, self.error = hook, plugin, error
+
+
+def _traceback(error: BaseException) -> str:
+    import traceback
+
+    return "".join(traceback.format_exception(error))
 
 
 def _one_line(error: BaseException | str, limit: int = 300) -> str:
@@ -77,7 +92,8 @@ class PluginHost:
         self.trace = bool(env_flag("LANTERNA_TRACE_HOOKS"))
         strict = env_flag("LANTERNA_STRICT_PLUGINS")
         self.strict = bool(self.config.get("plugins", "strict", False) if strict is None else strict)
-        self._impls: dict[str, list[Any]] = {}
+        self._impls: dict[str, list[pluggy.HookImpl]] = {}
+        self._firstresult: dict[str, bool] = {}
         for spec in BUILTIN_PLUGINS:
             self._register_builtin(spec)
         self._load_entry_points()
@@ -136,7 +152,10 @@ class PluginHost:
     def _load_one(self, ep: EntryPoint, info: PluginInfo) -> None:
         try:
             plugin = ep.load()
-        except BaseException as exc:  # noqa: BLE001 - a plugin may raise anything, SystemExit included
+        except BaseException as exc:  # a plugin may raise anything at import, SystemExit included
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            info.traceback = _traceback(exc)
             return self._fail(info, f"import failed: {type(exc).__name__}: {_one_line(exc)}")
         api = getattr(plugin, "LANTERNA_PLUGIN_API", PLUGIN_API_VERSION)
         if api not in SUPPORTED_PLUGIN_APIS:
@@ -151,7 +170,10 @@ class PluginHost:
             # like the built-ins, so per-host state (paths, caches) follows that config.
             try:
                 plugin = plugin(self.config)
-            except BaseException as exc:  # noqa: BLE001
+            except BaseException as exc:  # SystemExit included, as at import
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                info.traceback = _traceback(exc)
                 return self._fail(info, f"could not be set up: {type(exc).__name__}: {_one_line(exc)}")
         self.register(plugin, info)
 
@@ -165,7 +187,8 @@ class PluginHost:
             self.pm.register(plugin, name=info.name)
         except pluggy.PluginValidationError as exc:
             return self._fail(info, f"hook arguments do not match the spec: {_one_line(exc)}")
-        except BaseException as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - a plugin's attributes may raise anything
+            info.traceback = _traceback(exc)
             return self._fail(info, f"registration raised {type(exc).__name__}: {_one_line(exc)}")
         unknown = [hc.name for hc in self.pm.get_hookcallers(plugin) or [] if not hc.has_spec()]
         if unknown:
@@ -182,10 +205,20 @@ class PluginHost:
         # INFO, not WARNING: the CLI shows failures in one summary line and long-running
         # processes (the server) report them when they start.
         log.info("plugin '%s' (%s %s) not loaded: %s", info.name, info.distribution, info.version, reason)
+        if self.trace and info.traceback:
+            print(f"lanterna trace: plugin '{info.name}' not loaded:\n{info.traceback.rstrip()}", file=sys.stderr)
         return info
 
+    def degrade(self, plugin: str, reason: str) -> None:
+        """Mark a loaded plugin ``degraded``: part of it (a command, a tool) is missing."""
+        info = next((p for p in self.plugins if p.name == plugin), None)
+        if info is None or info.status not in ("loaded", "degraded") or reason in info.reason.split("; "):
+            return
+        info.status, info.reason = "degraded", f"{info.reason}; {reason}" if info.reason else reason
+
     def failed(self) -> list[PluginInfo]:
-        return [p for p in self.plugins if p.status == "failed"]
+        """Plugins that failed to load or to register part of themselves."""
+        return [p for p in self.plugins if p.status in ("failed", "degraded")]
 
     def strict_violation(self) -> list[str]:
         """In strict mode, the lines that explain why the process must stop; else []."""
@@ -193,44 +226,48 @@ class PluginHost:
         if not (failed and self.strict):
             return []
         lines = [f"plugin '{p.name}' ({p.distribution} {p.version}): {p.reason}" for p in failed]
-        return [*lines, f"{len(failed)} plugin(s) failed to load and strict mode is on; fix or uninstall them"]
+        return [*lines, f"{len(failed)} plugin(s) failed and strict mode is on; fix or uninstall them"]
 
     # -- calling -----------------------------------------------------------------------
 
-    def implementations(self, hook: str) -> list[Any]:
-        """HookImpls of ``hook`` in call order (pluggy's order: tryfirst … trylast)."""
+    def implementations(self, hook: str) -> list[pluggy.HookImpl]:
+        """HookImpls of ``hook`` in call order (pluggy's: wrappers first, tryfirst … trylast)."""
         impls = self._impls.get(hook)
         if impls is None:
-            caller = getattr(self.pm.hook, hook)
-            impls = [i for i in reversed(caller.get_hookimpls()) if not (i.hookwrapper or i.wrapper)]
+            impls = list(reversed(getattr(self.pm.hook, hook).get_hookimpls()))
             self._impls[hook] = impls
         return impls
 
-    def call(self, hook: str, /, *, firstresult: bool = False, isolate: bool = False, **kwargs: Any) -> Any:
-        """Call each implementation of ``hook`` separately, so one plugin cannot break another.
+    def call(self, hook: str, /, *, isolate: bool = False, **kwargs: Any) -> Any:
+        """Call ``hook`` with pluggy's semantics, each implementation guarded on its own.
 
-        Returns the first non-None result with ``firstresult``, else ``[(plugin, result)]``
-        for every non-None result. A failure is logged and counted; with ``isolate`` the call
-        goes on with the next implementation, otherwise it raises ``HookFailed``.
+        The spec decides the result: a ``firstresult`` hook returns the first non-None
+        answer (or None), any other returns ``[(plugin, result)]`` for each non-None result.
+        Wrappers (``wrapper=True``, ``hookwrapper=True``) wrap the call as in pluggy. An
+        implementation raising an ``Exception`` is logged and counted; with ``isolate`` the
+        call goes on without it, otherwise it raises ``HookFailed`` naming the plugin.
+        ``KeyboardInterrupt`` and ``SystemExit`` pass through untouched. An argument given
+        as ``PerPlugin(factory)`` reaches each implementation as ``factory(plugin_name)``.
         """
         start = time.perf_counter() if self.trace else 0.0
-        results: list[tuple[str, Any]] = []
         impls = self.implementations(hook)
+        firstresult = self._firstresult.get(hook)
+        if firstresult is None:
+            firstresult = self._firstresult[hook] = bool(getattr(self.pm.hook, hook).spec.opts.get("firstresult"))
+        call = _Call(self, hook, isolate, [name for name, value in kwargs.items() if isinstance(value, PerPlugin)])
         try:
-            for impl in impls:
-                try:
-                    result = impl.function(*[kwargs[name] for name in impl.argnames])
-                except BaseException as exc:
-                    if not isinstance(exc, Refused):  # a refusal is a decision, not a plugin failure
-                        self.record_failure(hook, impl.plugin_name, exc)
-                    if not isolate:
-                        raise HookFailed(hook, impl.plugin_name, exc) from exc
-                    continue
-                if result is not None:
-                    if firstresult:
-                        return result
-                    results.append((impl.plugin_name, result))
-            return None if firstresult else results
+            try:
+                # pluggy's own call loop (the one ``pm.hook.<name>(...)`` uses) runs wrappers
+                # and firstresult; ``tests/core/test_plugins.py`` fails if its signature moves.
+                outcome = self.pm._hookexec(hook, [call.guarded(i) for i in reversed(impls)], kwargs, firstresult)
+            except Exception as exc:
+                plugin = call.blame(exc) or call.wrappers or "lanterna"
+                if not isinstance(exc, Refused):  # a refusal is a decision, not a plugin failure
+                    self.record_failure(hook, plugin, exc)
+                if not isolate:
+                    raise HookFailed(hook, plugin, exc) from exc
+                return None if firstresult else []
+            return outcome if firstresult else call.attribute(outcome)
         finally:
             if self.trace:
                 names = ", ".join(i.plugin_name for i in impls) or "no implementation"
@@ -240,6 +277,8 @@ class PluginHost:
     def record_failure(self, hook: str, plugin: str, error: BaseException) -> None:
         """Count a hook failure and append it to the state file ``lanterna status`` reads."""
         self.hook_failures[(hook, plugin)] += 1
+        if hook in SETUP_HOOKS:
+            self.degrade(plugin, f"{hook} raised {type(error).__name__}: {_one_line(error)}")
         log.warning("plugin '%s' failed in %s: %s: %s", plugin, hook, type(error).__name__, _one_line(error))
         record = {"time": time.time(), "hook": hook, "plugin": plugin, "error": type(error).__name__}
         try:
@@ -249,6 +288,102 @@ class PluginHost:
                 fh.write(json.dumps(record) + "\n")
         except OSError:
             pass
+
+
+@dataclass(frozen=True)
+class PerPlugin:
+    """A hook argument made for each implementation: it gets ``factory(plugin_name)``.
+
+    ``register`` callbacks use it, so what a plugin registers is attributed to it.
+    """
+
+    factory: Callable[[str], Any]
+
+
+class _Guarded:
+    """What pluggy's call loop reads of a HookImpl, with the function replaced by a guard.
+
+    pluggy's ``HookImpl`` is final and derives its argument names from the function, so a
+    guarded copy cannot be one; the call loop only reads these attributes.
+    """
+
+    __slots__ = ("argnames", "function", "hookwrapper", "kwargnames", "plugin_name", "wrapper")
+
+    def __init__(self, impl: pluggy.HookImpl, function: Callable[..., Any]) -> None:
+        self.function = function
+        self.argnames, self.kwargnames = impl.argnames, impl.kwargnames
+        self.wrapper, self.hookwrapper = impl.wrapper, impl.hookwrapper
+        self.plugin_name = impl.plugin_name
+
+
+class _Call:
+    """One hook call: guards each implementation and remembers who answered and who raised."""
+
+    def __init__(self, host: PluginHost, hook: str, isolate: bool, per_plugin: list[str]) -> None:
+        self.host, self.hook, self.isolate, self.per_plugin = host, hook, isolate, per_plugin
+        self.answered: list[tuple[str, Any]] = []
+        self.raised: list[tuple[BaseException, str]] = []
+        self.wrappers = ""
+
+    def guarded(self, impl: pluggy.HookImpl) -> _Guarded:
+        if impl.wrapper or impl.hookwrapper:
+            self.wrappers = ", ".join(filter(None, [self.wrappers, impl.plugin_name]))
+            return _Guarded(impl, self._guard_wrapper(impl))
+        return _Guarded(impl, self._guard(impl))
+
+    def blame(self, exc: BaseException) -> str | None:
+        return next((plugin for raised, plugin in self.raised if raised is exc), None)
+
+    def _arguments(
+        self, plugin: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        if not self.per_plugin:
+            return args, kwargs
+
+        def made(value: Any) -> Any:
+            return value.factory(plugin) if isinstance(value, PerPlugin) else value
+
+        return tuple(made(a) for a in args), {k: made(v) for k, v in kwargs.items()}
+
+    def _guard(self, impl: pluggy.HookImpl) -> Callable[..., Any]:
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            args, kwargs = self._arguments(impl.plugin_name, args, kwargs)
+            try:
+                result = impl.function(*args, **kwargs)
+            except Exception as exc:
+                if not self.isolate:
+                    self.raised.append((exc, impl.plugin_name))
+                    raise
+                if not isinstance(exc, Refused):
+                    self.host.record_failure(self.hook, impl.plugin_name, exc)
+                return None
+            if result is not None:
+                self.answered.append((impl.plugin_name, result))
+            return result
+
+        return guarded
+
+    def _guard_wrapper(self, impl: pluggy.HookImpl) -> Callable[..., Any]:
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            args, kwargs = self._arguments(impl.plugin_name, args, kwargs)
+            try:
+                return (yield from impl.function(*args, **kwargs))
+            except Exception as exc:
+                if self.blame(exc) is None:  # an inner implementation's error passing through keeps its name
+                    self.raised.append((exc, impl.plugin_name))
+                raise
+
+        return guarded
+
+    def attribute(self, results: Any) -> list[tuple[str, Any]]:
+        """``[(plugin, result)]``; a result a wrapper put in the list is attributed to the wrappers."""
+        if not self.wrappers:
+            return self.answered
+        answered, attributed = list(self.answered), []
+        for result in results if isinstance(results, list) else [results]:
+            index = next((i for i, (_, value) in enumerate(answered) if value is result), None)
+            attributed.append(answered.pop(index) if index is not None else (self.wrappers, result))
+        return attributed
 
 
 @dataclass(frozen=True)
@@ -327,6 +462,23 @@ def _selects(names: list[str] | None, ep: EntryPoint) -> bool:
 def _unmatched(names: list[str], entry_points: list[EntryPoint]) -> list[str]:
     known = set().union(*(_names_of(ep) for ep in entry_points)) if entry_points else set()
     return [n for n in names if _normalize(n) not in known]
+
+
+def distributions_without_entry_point() -> list[str]:
+    """Installed ``lanterna-*`` distributions that declare no ``lanterna`` entry point.
+
+    Such a distribution is most likely a plugin whose entry point was forgotten or misspelt.
+    """
+    from importlib.metadata import distributions
+
+    found = set()
+    for dist in distributions():
+        name = dist.metadata["Name"] or ""
+        if not name.lower().replace("_", "-").startswith("lanterna-"):
+            continue
+        if not any(ep.group == ENTRY_POINT_GROUP for ep in dist.entry_points):
+            found.add(name)
+    return sorted(found)
 
 
 def _unknown_hooks_reason(unknown: list[str]) -> str:

@@ -84,9 +84,15 @@ class ToolSpec:
 
 
 class ToolRegistry:
-    """Tools in registration order, keyed by name; the first registration of a name wins."""
+    """Tools in registration order, keyed by name.
 
-    def __init__(self) -> None:
+    The first registration of a name wins, except over a built-in plugin's: the core's
+    tool names cannot be taken over, whichever plugin pluggy happens to call first.
+    """
+
+    def __init__(self, builtin: frozenset[str] | set[str] = frozenset()) -> None:
+        #: Plugins whose tool names no other plugin may take, whatever the call order.
+        self.builtin = builtin
         self.tools: dict[str, ToolSpec] = {}
         #: ``(plugin, reason)`` for every registration that was refused.
         self.rejected: list[tuple[str, str]] = []
@@ -109,9 +115,23 @@ class ToolRegistry:
                 self.rejected.append((plugin, str(exc)))
                 log.warning("plugin '%s': tool not registered: %s", plugin, exc)
                 return
-            self.tools[spec.name] = spec
+            self._add(spec)
 
         return register
+
+    def _add(self, spec: ToolSpec) -> None:
+        taken = self.tools.get(spec.name)
+        if taken is not None:
+            if taken.plugin in self.builtin or spec.plugin not in self.builtin:
+                reason = f"tool '{spec.name}' is already registered by plugin '{taken.plugin}'; rename one"
+                self.rejected.append((spec.plugin, reason))
+                log.warning("plugin '%s': tool not registered: %s", spec.plugin, reason)
+                return
+            reason = f"tool '{spec.name}' is already registered by plugin '{spec.plugin}'; rename one"
+            self.rejected.append((taken.plugin, reason))
+            log.warning("plugin '%s': tool not registered: %s", taken.plugin, reason)
+            del self.tools[spec.name]
+        self.tools[spec.name] = spec
 
     def _spec(
         self,
@@ -128,9 +148,6 @@ class ToolRegistry:
         tool_name = name or getattr(fn, "__name__", "")
         if not TOOL_NAME.match(tool_name):
             raise RegistrationError(f"tool name {tool_name!r} is invalid; use 1-64 letters, digits, '_', '-' or '.'")
-        if tool_name in self.tools:
-            owner = self.tools[tool_name].plugin
-            raise RegistrationError(f"tool '{tool_name}' is already registered by plugin '{owner}'; rename one")
         for param in inspect.signature(fn).parameters.values():
             if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
                 raise RegistrationError(f"tool '{tool_name}' takes *{param.name}; declare each argument")
@@ -155,17 +172,14 @@ class ToolRegistry:
 def collect_tools(host: PluginHost) -> ToolRegistry:
     """Ask every plugin for its tools. A plugin whose hook raises is reported, not fatal.
 
-    Each implementation of ``register_mcp_tools`` is called on its own (as
-    ``host.call(..., isolate=True)`` does) so every tool is attributed to its plugin. The
-    core's built-in plugins register first, so their tool names cannot be taken over.
+    Each implementation gets its own ``register``, so every tool is attributed to its
+    plugin. A tool name of a built-in plugin cannot be taken over by another plugin. A
+    refused tool leaves its plugin ``degraded`` (``lanterna plugins``, ``--strict``).
     """
-    registry = ToolRegistry()
-    builtin = {p.name for p in host.plugins if p.builtin}
-    impls = sorted(host.implementations("register_mcp_tools"), key=lambda i: i.plugin_name not in builtin)
-    for impl in impls:
-        register = registry.registrar(impl.plugin_name)
-        try:
-            impl.function(*[{"register": register}[arg] for arg in impl.argnames])
-        except BaseException as exc:  # noqa: BLE001 - a plugin may raise anything
-            host.record_failure("register_mcp_tools", impl.plugin_name, exc)
+    from lanterna.plugins import PerPlugin
+
+    registry = ToolRegistry(builtin={p.name for p in host.plugins if p.builtin})
+    host.call("register_mcp_tools", isolate=True, register=PerPlugin(registry.registrar))
+    for plugin, reason in registry.rejected:
+        host.degrade(plugin, f"tool refused: {reason}")
     return registry
