@@ -116,3 +116,39 @@ def test_usage_summary_by_action(cloud: Cloud) -> None:
     summary = cloud.host.call("usage_summary", tenant="acme", since=now - 60, until=now + 1)
     assert summary.total == 3
     assert dict(summary.by_action) == {"memory.search": 2, "session.diff": 1}
+
+
+def test_a_locked_usage_database_delays_events_but_loses_none(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lanterna_cloud_stubs import metering
+
+    monkeypatch.setattr(metering, "BUSY_TIMEOUT_S", 0.1, raising=False)
+    monkeypatch.setattr(metering, "RETRY_S", 0.5, raising=False)
+    key = cloud.key("acme")
+    cloud.run(cloud.http(key))
+    cloud.plugin.metering.close()  # reconnect with the short busy timeout
+    locker = sqlite3.connect(cloud.plugin.settings.usage_db, isolation_level=None, check_same_thread=False)
+    locker.execute("BEGIN EXCLUSIVE")  # another process holding the write lock
+
+    unlock = threading.Timer(0.3, lambda: locker.execute("COMMIT"))
+    unlock.start()
+    cloud.run(cloud.http(key))  # waits for the lock, then writes
+    unlock.join()
+    assert rows(cloud, "SELECT COUNT(*) FROM usage") == [(2,)]
+
+    locker.execute("BEGIN EXCLUSIVE")
+    cloud.run(cloud.http(key))  # locked out for longer than the retries: kept, not dropped
+    cloud.run(cloud.http(key))
+    locker.execute("COMMIT")
+    assert rows(cloud, "SELECT COUNT(*) FROM usage") == [(2,)]
+    cloud.run(cloud.http(key))  # the next write takes the kept events along
+    assert rows(cloud, "SELECT COUNT(*) FROM usage") == [(5,)]
+    assert rows(cloud, "SELECT units FROM usage_daily") == [(5,)]
+    assert rows(cloud, "SELECT COUNT(*) FROM outbox") == [(5,)]
+    assert cloud.host.hook_failures[("record_usage", "cloud")] == 0
+
+    locker.execute("BEGIN EXCLUSIVE")
+    cloud.run(cloud.http(key))
+    locker.execute("COMMIT")
+    cloud.plugin.metering.close()  # closing writes what is still kept
+    assert rows(cloud, "SELECT COUNT(*) FROM usage") == [(6,)]
+    locker.close()

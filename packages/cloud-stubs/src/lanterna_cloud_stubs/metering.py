@@ -11,6 +11,7 @@ counter kept in the same transaction as each event makes the quota check one row
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from lanterna.types import Plan, UsageEvent, UsageSummary
+
+log = logging.getLogger("lanterna.cloud.metering")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS usage (
@@ -51,6 +54,10 @@ CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (sent) WHERE sent IS NULL;
 
 QUOTA_LIMIT = "operations_per_day"
 PENDING_TTL = 600.0  # seconds an admitted operation holds its quota slot without a usage event
+#: SQLite waits this long for a lock; a write still locked out retries for ``RETRY_S``, then
+#: stays in memory and is written with the next event (or at close) instead of being dropped.
+BUSY_TIMEOUT_S = 5.0
+RETRY_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -69,12 +76,13 @@ class Metering:
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._pending: dict[str, tuple[str, float]] = {}  # request id -> (tenant, admitted at)
+        self._backlog: dict[str, UsageEvent] = {}  # events a locked database kept out, by id
         self.write_seconds = 0.0  # time spent in usage writes (read by the benchmark)
 
     def connection(self) -> sqlite3.Connection:
         if self._conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_S)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.executescript(SCHEMA)
@@ -117,46 +125,76 @@ class Metering:
     # -- events ------------------------------------------------------------------------
 
     def record(self, event: UsageEvent, request_id: str | None = None) -> bool:
-        """Store ``event`` once; returns False when its id was already recorded."""
-        meter = self.meter_event(event)
+        """Store ``event`` once; returns False when its id was already recorded.
+
+        A database locked by another process is retried; an event it keeps out longer than
+        ``RETRY_S`` is kept in memory and written before the next one.
+        """
         started = time.perf_counter()
-        with self._lock:
-            conn = self.connection()
-            conn.execute("BEGIN IMMEDIATE")
+        deadline = time.monotonic() + RETRY_S
+        delay = 0.05
+        while True:
             try:
-                cur = conn.execute(
-                    "INSERT OR IGNORE INTO usage VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        event.id,
-                        event.tenant,
-                        event.user,
-                        event.action,
-                        event.resource,
-                        event.units,
-                        event.outcome,
-                        event.duration_ms,
-                        event.time,
-                    ),
-                )
-                inserted = cur.rowcount == 1
-                if inserted:
-                    conn.execute(
-                        "INSERT INTO usage_daily VALUES (?, ?, ?)"
-                        " ON CONFLICT (tenant, day) DO UPDATE SET units = units + excluded.units",
-                        (event.tenant, int(event.time // 86400), event.units),
+                with self._lock:
+                    events = [*self._backlog.values(), event]
+                    inserted = self._write(events)[-1]
+                    self._backlog.clear()
+                    if request_id is not None:
+                        self._pending.pop(request_id, None)
+                    self.write_seconds += time.perf_counter() - started
+                return inserted
+            except sqlite3.OperationalError as exc:
+                if not _locked_out(exc):
+                    raise
+                if time.monotonic() >= deadline:
+                    with self._lock:
+                        self._backlog[event.id] = event
+                    log.warning(
+                        "usage database %s is locked; %d event(s) kept to write later", self.path, len(self._backlog)
                     )
-                    conn.execute(
-                        "INSERT OR IGNORE INTO outbox VALUES (?, ?, ?, NULL)",
-                        (meter.identifier, json.dumps(meter.event, sort_keys=True), event.time),
-                    )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            if request_id is not None:
-                self._pending.pop(request_id, None)
-            self.write_seconds += time.perf_counter() - started
+                    return True
+            time.sleep(delay)  # outside the lock: quota checks go on meanwhile
+            delay = min(delay * 2, 1.0)
+
+    def _write(self, events: list[UsageEvent]) -> list[bool]:
+        conn = self.connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            inserted = [self._insert(conn, event) for event in events]
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
         return inserted
+
+    def _insert(self, conn: sqlite3.Connection, event: UsageEvent) -> bool:
+        meter = self.meter_event(event)
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO usage VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                event.id,
+                event.tenant,
+                event.user,
+                event.action,
+                event.resource,
+                event.units,
+                event.outcome,
+                event.duration_ms,
+                event.time,
+            ),
+        )
+        if cur.rowcount != 1:
+            return False
+        conn.execute(
+            "INSERT INTO usage_daily VALUES (?, ?, ?)"
+            " ON CONFLICT (tenant, day) DO UPDATE SET units = units + excluded.units",
+            (event.tenant, int(event.time // 86400), event.units),
+        )
+        conn.execute(
+            "INSERT OR IGNORE INTO outbox VALUES (?, ?, ?, NULL)",
+            (meter.identifier, json.dumps(meter.event, sort_keys=True), event.time),
+        )
+        return True
 
     def meter_event(self, event: UsageEvent) -> MeterEvent:
         return meter_event(self.event_name, event)
@@ -208,6 +246,12 @@ class Metering:
 
     def close(self) -> None:
         with self._lock:
+            if self._backlog:
+                try:
+                    self._write(list(self._backlog.values()))
+                    self._backlog.clear()
+                except sqlite3.OperationalError as exc:
+                    log.error("usage database %s: %d event(s) not written: %s", self.path, len(self._backlog), exc)
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
@@ -241,6 +285,11 @@ class FileSink:
             fh.flush()
             os.fsync(fh.fileno())
         return [e["identifier"] for e in events]
+
+
+def _locked_out(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc)
+    return "locked" in text or "busy" in text
 
 
 def _duration(seconds: float) -> str:
