@@ -55,8 +55,11 @@ def test_tools_json_lists_each_tool_with_its_plugin_without_importing_mcp(lanter
         "action": "tool.probe_premium",
         "resource": "tool:probe_premium",
         "feature": "premium_search",
+        "title": "Probe premium",
+        "annotations": {"readOnlyHint": False, "destructiveHint": True, "idempotentHint": False, "openWorldHint": True},
         "description": "Needs the 'premium_search' feature, which the free plan lacks.",
     }
+    assert by_name["session_diff"]["annotations"]["readOnlyHint"] is True
     assert "probe_not_a_tool" not in by_name
     assert {r["plugin"] for r in data["rejected"]} == {"mcp_tools"}
     assert "broken tool registration" in proc.stderr

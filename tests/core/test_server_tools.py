@@ -215,3 +215,56 @@ async def test_tools_list_is_answered_while_startup_is_still_running(repo: Path)
         slow.release.set()
         assert server.lanterna_lifecycle.ready.wait(10)
     assert slow.calls == ["startup", "started", "shutdown"]
+
+
+class AnnotatedTools:
+    @hookimpl
+    def register_mcp_tools(self, register) -> None:
+        def wipe_cache() -> str:
+            """Clears a cache."""
+            return "wiped"
+
+        def lookup(word: str) -> str:
+            """Reads a dictionary."""
+            return word
+
+        def typo() -> str:
+            """Misspells a hint."""
+            return ""
+
+        register(wipe_cache, title="Wipe the cache", annotations={"destructive_hint": True, "idempotentHint": True})
+        register(lookup)
+        register(typo, annotations={"readOnly": True})
+
+
+HINTS = ("readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint")
+
+
+async def test_every_tool_has_a_title_and_all_four_mcp_hints(repo: Path, load_plugins) -> None:
+    load_plugins("mcp_tools")
+    host = get_host()
+    host.register(AnnotatedTools(), "annotated")
+    registry = collect_tools(host)
+    assert ("annotated", "tool 'typo': unknown annotation 'readOnly'; use " + ", ".join(HINTS)) in registry.rejected
+    async with Client(build_server(host, registry=registry)) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    assert CORE_TOOLS <= set(tools) and "lookup" in tools
+    for name, tool in tools.items():
+        hints = tool.annotations.model_dump(by_alias=True, exclude_none=True) if tool.annotations else {}
+        assert set(HINTS) <= set(hints), f"{name} lacks MCP hints: {hints}"
+        assert tool.title and tool.annotations.title == tool.title, name
+    hints = {name: tool.annotations for name, tool in tools.items()}
+    for name in SESSION_TOOLS | {"memory_search", "memory_get", "memory_list", "memory_services", "memory_stats"}:
+        assert hints[name].read_only_hint and not hints[name].destructive_hint and not hints[name].open_world_hint
+    for name in ("memory_forget", "memory_ingest"):
+        assert hints[name].destructive_hint and not hints[name].read_only_hint
+    assert not hints["memory_remember"].read_only_hint and not hints["memory_remember"].destructive_hint
+    # a plugin's own hints arrive as given; what it leaves out takes MCP's cautious defaults
+    assert tools["wipe_cache"].title == "Wipe the cache"
+    assert (hints["wipe_cache"].destructive_hint, hints["wipe_cache"].idempotent_hint) == (True, True)
+    assert (hints["lookup"].read_only_hint, hints["lookup"].destructive_hint, hints["lookup"].open_world_hint) == (
+        False,
+        True,
+        True,
+    )
+    assert tools["lookup"].title == "Lookup"

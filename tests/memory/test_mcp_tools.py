@@ -28,8 +28,10 @@ class RecordingContext:
 def test_plugin_registers_every_tool_with_an_action() -> None:
     registered: list[dict] = []
 
-    def register(fn, *, name=None, description=None, action=None, resource=None, feature=None) -> None:
-        registered.append({"fn": fn, "name": name, "action": action})
+    def register(
+        fn, *, name=None, description=None, action=None, resource=None, feature=None, title=None, annotations=None
+    ) -> None:
+        registered.append({"fn": fn, "name": name, "action": action, "title": title, "annotations": annotations})
 
     memory = get_host().pm.get_plugin("memory")
     memory.register_mcp_tools(register=register)
@@ -37,6 +39,7 @@ def test_plugin_registers_every_tool_with_an_action() -> None:
     assert names == MEMORY_TOOLS
     for r in registered:
         assert r["action"].startswith("memory.")
+        assert r["title"] and r["annotations"], r["name"]
         assert inspect.getdoc(r["fn"])
         assert "tenant" not in inspect.signature(r["fn"]).parameters
 

@@ -147,8 +147,11 @@ def register_commands(cli: Any) -> None:
 def register_mcp_tools(register: Callable[..., None]) -> None:
     """Add MCP tools to the server: call ``register(fn, ...)`` once per tool.
 
-    ``register(fn, name=None, description=None, action=None, resource=None, feature=None)``:
-    ``action`` defaults to ``tool.<name>``; ``feature`` names an entitlement the tool needs.
+    ``register(fn, name=None, description=None, action=None, resource=None, feature=None,
+    title=None, annotations=None)``: ``action`` defaults to ``tool.<name>``; ``feature`` names an
+    entitlement the tool needs; ``annotations`` holds the MCP hints (``readOnlyHint``,
+    ``destructiveHint``, ``idempotentHint``, ``openWorldHint``) clients use to decide what may
+    run without asking: a hint left out takes MCP's cautious default.
     The server wraps every tool in the guard; there is no way to register an unguarded
     one. ``fn`` may be a plain or ``async`` function; its typed parameters become the tool's
     input schema, its docstring the description. Tools never take tenant or user as

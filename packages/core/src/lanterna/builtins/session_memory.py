@@ -35,16 +35,25 @@ class SessionMemory:
 
     @hookimpl(trylast=True)
     def register_mcp_tools(self, register: Callable[..., None]) -> None:
-        tools: list[tuple[Callable[..., Any], str]] = [
-            (self.session_branch, "session.branch"),
-            (self.session_log, "session.log"),
-            (self.session_status, "session.status"),
-            (self.session_diff, "session.diff"),
-            (self.session_file_history, "session.file_history"),
-            (self.session_search_commits, "session.search"),
+        from lanterna.server.tools import READ_ONLY
+
+        tools: list[tuple[Callable[..., Any], str, str]] = [
+            (self.session_branch, "session.branch", "Current branch"),
+            (self.session_log, "session.log", "Recent commits"),
+            (self.session_status, "session.status", "Working-tree status"),
+            (self.session_diff, "session.diff", "Diff"),
+            (self.session_file_history, "session.file_history", "File history"),
+            (self.session_search_commits, "session.search", "Search commit messages"),
         ]
-        for fn, action in tools:
-            register(_errors_to_tool_errors(fn), name=fn.__name__, action=action, resource=self.resource)
+        for fn, action, title in tools:
+            register(
+                _errors_to_tool_errors(fn),
+                name=fn.__name__,
+                action=action,
+                resource=self.resource,
+                title=title,
+                annotations=READ_ONLY,
+            )
 
     # -- the tools: their docstrings are what the assistant reads -------------------------
 

@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # the server resolves the name itself: listing tools must not
     from mcp.server.mcpserver import Context
 
 from lanterna.memory import api
+from lanterna.server.tools import READ_ONLY
 
 
 async def memory_ingest(path: str, service: str, kind: str | None = None, ctx: Context | None = None) -> dict[str, Any]:
@@ -102,6 +103,24 @@ TOOLS = (
 )
 
 
+#: Title and MCP hints per tool. Every tool works on this server's own store (closed world);
+#: forget removes data for good, and ingest removes what was deleted from the ingested folder.
+_ADDS = {"readOnlyHint": False, "destructiveHint": False, "idempotentHint": False, "openWorldHint": False}
+ANNOTATIONS: dict[str, tuple[str, dict[str, bool]]] = {
+    "memory_ingest": ("Ingest files into memory", {**_ADDS, "destructiveHint": True, "idempotentHint": True}),
+    "memory_search": ("Search memory", READ_ONLY),
+    "memory_remember": ("Remember a note", _ADDS),
+    "memory_add_adr": ("Record an ADR", _ADDS),
+    "memory_add_incident": ("Record an incident", _ADDS),
+    "memory_get": ("Get a memory", READ_ONLY),
+    "memory_list": ("List memories", READ_ONLY),
+    "memory_forget": ("Forget a memory", {**_ADDS, "destructiveHint": True, "idempotentHint": True}),
+    "memory_services": ("List services", READ_ONLY),
+    "memory_stats": ("Memory statistics", READ_ONLY),
+}
+
+
 def register(register: Any) -> None:
     for fn, action in TOOLS:
-        register(fn, name=fn.__name__, action=action, resource="memory")
+        title, hints = ANNOTATIONS.get(fn.__name__, (None, None))
+        register(fn, name=fn.__name__, action=action, resource="memory", title=title, annotations=hints)

@@ -22,6 +22,7 @@ from typing import Any
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError as MCPToolError
+from mcp.types import ToolAnnotations
 
 from lanterna import __version__
 from lanterna.guard import Denied, Guard
@@ -187,7 +188,13 @@ def build_server(
     )
     for spec in registry.tools.values():
         try:
-            server.add_tool(guarded_tool(spec, guard, transport), name=spec.name, description=spec.description)
+            server.add_tool(
+                guarded_tool(spec, guard, transport),
+                name=spec.name,
+                title=spec.title,
+                description=spec.description,
+                annotations=ToolAnnotations(title=spec.title, **spec.annotations),
+            )
         except Exception as exc:  # noqa: BLE001 - one bad tool must not take the server down
             host.record_failure(f"tool:{spec.name}", spec.plugin, exc)
     server.lanterna_registry = registry  # type: ignore[attr-defined]

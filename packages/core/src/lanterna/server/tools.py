@@ -11,7 +11,8 @@ How a plugin registers tools (the ``register_mcp_tools`` hook)::
     def register_mcp_tools(self, register):
         register(self.search, action="memory.search", resource="memory:default")
 
-``register(fn, *, name=None, description=None, action=None, resource=None, feature=None)``:
+``register(fn, *, name=None, title=None, description=None, action=None, resource=None, feature=None,
+annotations=None)``:
 
 - ``fn``: a plain ``def`` (run on a worker thread) or an ``async def``. Its typed
   parameters become the input schema, its docstring the description. ``*args``,
@@ -19,6 +20,11 @@ How a plugin registers tools (the ``register_mcp_tools`` hook)::
   the tenant and user come from the request, via ``lanterna.guard.current_request()``.
 - ``action`` defaults to ``tool.<name>``; ``resource`` is a string or a callable that gets
   the tool's arguments as a dict and returns one; ``feature`` names an entitlement.
+- ``annotations``: the MCP tool hints clients use to decide what may run without asking,
+  a dict with ``readOnlyHint``, ``destructiveHint``, ``idempotentHint``, ``openWorldHint``
+  (booleans; snake_case names work too). A hint left out takes MCP's cautious default
+  (not read-only, destructive, not idempotent, open world): say what your tool really does.
+  ``title`` is the human-readable name clients show.
 - A parameter annotated ``Context`` (the MCP SDK's ``mcp.server.mcpserver.Context``)
   receives the call's context, e.g. for ``await ctx.report_progress(done, total)`` in an
   ``async def`` tool; it is not part of the input schema. Import it only under
@@ -35,8 +41,8 @@ from __future__ import annotations
 import inspect
 import logging
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -47,6 +53,20 @@ log = logging.getLogger("lanterna.server")
 TOOL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 #: Identity parameters: a tool never takes them from its arguments.
 IDENTITY_PARAMETERS = frozenset({"tenant", "tenant_id", "user", "user_id", "roles", "identity"})
+#: MCP tool hints and the value each takes when a plugin does not say (the spec's cautious defaults).
+HINT_DEFAULTS: dict[str, bool] = {
+    "readOnlyHint": False,
+    "destructiveHint": True,
+    "idempotentHint": False,
+    "openWorldHint": True,
+}
+#: Hints for tools that only read local data: clients may run them without asking.
+READ_ONLY: dict[str, bool] = {
+    "readOnlyHint": True,
+    "destructiveHint": False,
+    "idempotentHint": True,
+    "openWorldHint": False,
+}
 
 
 class ToolError(Exception):
@@ -68,6 +88,9 @@ class ToolSpec:
     resource: str | Callable[[dict[str, Any]], str]
     feature: str | None
     plugin: str
+    title: str = ""
+    #: Every MCP hint of ``HINT_DEFAULTS``, as given by the plugin or defaulted.
+    annotations: dict[str, bool] = field(default_factory=lambda: dict(HINT_DEFAULTS))
 
     def resource_for(self, arguments: dict[str, Any]) -> str:
         return self.resource(arguments) if callable(self.resource) else self.resource
@@ -79,6 +102,8 @@ class ToolSpec:
             "action": self.action,
             "resource": self.resource if isinstance(self.resource, str) else "(computed per call)",
             "feature": self.feature,
+            "title": self.title,
+            "annotations": dict(self.annotations),
             "description": self.description.strip().split("\n", 1)[0],
         }
 
@@ -108,9 +133,12 @@ class ToolRegistry:
             action: str | None = None,
             resource: str | Callable[[dict[str, Any]], str] | None = None,
             feature: str | None = None,
+            title: str | None = None,
+            annotations: Mapping[str, bool] | Any = None,
         ) -> None:
             try:
                 spec = self._spec(plugin, fn, name, description, action, resource, feature)
+                spec = replace(spec, title=title or _title_from(spec.name), annotations=_hints(spec.name, annotations))
             except RegistrationError as exc:
                 self.rejected.append((plugin, str(exc)))
                 log.warning("plugin '%s': tool not registered: %s", plugin, exc)
@@ -167,6 +195,31 @@ class ToolRegistry:
             feature=feature,
             plugin=plugin,
         )
+
+
+def _title_from(name: str) -> str:
+    words = re.split(r"[_.-]+", name)
+    return " ".join(words).strip().capitalize() or name
+
+
+def _hints(tool: str, given: Mapping[str, bool] | Any) -> dict[str, bool]:
+    """The four MCP hints from a dict (camelCase or snake_case keys) or an SDK ``ToolAnnotations``."""
+    if given is None:
+        return dict(HINT_DEFAULTS)
+    if hasattr(given, "model_dump"):
+        given = given.model_dump(by_alias=True, exclude_none=True)
+        given.pop("title", None)
+    if not isinstance(given, Mapping):
+        raise RegistrationError(f"tool '{tool}': annotations must be a dict of MCP hints, got {type(given).__name__}")
+    hints = dict(HINT_DEFAULTS)
+    for key, value in given.items():
+        camel = re.sub(r"_([a-z])", lambda m: m.group(1).upper(), str(key))
+        if camel not in HINT_DEFAULTS:
+            raise RegistrationError(f"tool '{tool}': unknown annotation '{key}'; use {', '.join(HINT_DEFAULTS)}")
+        if not isinstance(value, bool):
+            raise RegistrationError(f"tool '{tool}': annotation '{key}' must be true or false")
+        hints[camel] = value
+    return hints
 
 
 def collect_tools(host: PluginHost) -> ToolRegistry:
