@@ -11,7 +11,7 @@ from pathlib import Path
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "tests", "core_only", "cloud_stubs", "team", "build"]
+nox.options.sessions = ["lint", "tests", "core_only", "cloud_stubs", "github_pat", "team", "build"]
 nox.options.error_on_missing_interpreters = True
 
 ROOT = Path(__file__).parent
@@ -19,7 +19,10 @@ CORE = "packages/core"
 TEST_PLUGINS = sorted(glob.glob("tests/plugins/*/"))
 TEST_DEPS = ["pytest>=8", "anyio>=4"]
 #: The plugin wheels of this repository (folder -> import package); later issues add theirs.
-PLUGIN_PACKAGES: dict[str, str] = {"packages/cloud-stubs": "lanterna_cloud_stubs"}
+PLUGIN_PACKAGES: dict[str, str] = {
+    "packages/cloud-stubs": "lanterna_cloud_stubs",
+    "packages/github-pat": "lanterna_github_pat",
+}
 
 
 def build_wheel(session: nox.Session, folder: str, outdir: Path) -> Path:
@@ -67,6 +70,22 @@ def cloud_stubs(session: nox.Session) -> None:
     wheels = [build_wheel(session, folder, outdir) for folder in (CORE, "packages/cloud-stubs")]
     session.install(*map(str, wheels), *TEST_DEPS)
     session.run("pytest", "tests/cloud_stubs", "tests/testing", *session.posargs)
+
+
+def plugin_alone(session: nox.Session, folder: str, tests: str) -> None:
+    """Build the core and one plugin wheel, install only those in a fresh venv, run the plugin's tests."""
+    outdir = Path(session.create_tmp()) / "wheels"
+    shutil.rmtree(outdir, ignore_errors=True)
+    session.install("build")
+    wheels = [build_wheel(session, path, outdir) for path in (CORE, folder)]
+    session.install(*map(str, wheels), *TEST_DEPS)
+    session.run("pytest", tests, "tests/core/test_readonly_http.py", "tests/core/test_sources.py", *session.posargs)
+
+
+@nox.session
+def github_pat(session: nox.Session) -> None:
+    """lanterna-github-pat installed alone with the core, against the fake GitHub API."""
+    plugin_alone(session, "packages/github-pat", "tests/github_pat")
 
 
 @nox.session

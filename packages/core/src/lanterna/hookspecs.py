@@ -123,12 +123,18 @@ def active_plan(request: RequestContext) -> Plan | None:
 
 @hookspec
 def register_code_sources(register: Callable[..., None]) -> None:
-    """Register code sources: call ``register(source)`` once per source.
+    """Register code sources: call ``register(source)`` once per code host you read.
 
-    A source has a ``name`` and methods ``list_files(path="", ref=None)``,
-    ``read_file(path, ref=None)``, ``search(query, limit=20)`` and
-    ``list_commits(path=None, limit=20)`` over a local or remote repository (see
-    ``lanterna.sources.CodeSource``).
+    A source (``lanterna.sources.CodeSource``) has a ``name``, the scheme users type
+    (``github`` in ``lanterna ingest github:OWNER/REPO@REF``), and read-only methods
+    ``list_repos(limit=50)``, ``list_files(repo, path="", ref=None)``,
+    ``read_file(repo, path, ref=None)``, ``search(query, repo=None, limit=20)``,
+    ``list_commits(repo, path=None, limit=20)`` and ``snapshot(repo, ref=None)``, which
+    ingest uses: the files at one commit with their blob ids, and a ``fetch(paths)`` that
+    downloads only what memory does not hold yet. Methods run inside a guarded operation
+    (the tenant is ``lanterna.guard.current_request().tenant``) and raise
+    ``lanterna.sources.SourceError`` with one line, never a token, for what the user can fix.
+    The first source registered under a name wins.
     """
 
 

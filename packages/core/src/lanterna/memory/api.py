@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
     from lanterna.memory.settings import MemorySettings
     from lanterna.memory.store import MemoryStore
+    from lanterna.sources import SourceSpec
 
 RECORD_KINDS = ("note", "adr", "incident", "meeting")
 
@@ -54,7 +55,11 @@ def ingest_path(
 ) -> dict[str, Any]:
     from lanterna.memory.ingest import IngestError, ingest
     from lanterna.plugins import get_host
+    from lanterna.sources import SourceSpec
 
+    spec = SourceSpec.parse(path) if not Path(path).expanduser().exists() else None
+    if spec is not None:
+        return _ingest_source(spec, service, kind, progress)
     remote_allowed = bool(get_host().config.get("memory", "allow_remote_ingest", False))
     if current_request().transport == "http" and not remote_allowed:
         # a remote client would otherwise read any file of the server's machine into its memory
@@ -65,6 +70,24 @@ def ingest_path(
 
     try:
         report = ingest(store(), tenant(), Path(path), service, kind=_kind(kind), progress=progress)
+    except IngestError as exc:
+        raise MemoryError(str(exc)) from None
+    return report.as_dict()
+
+
+def _ingest_source(
+    spec: SourceSpec, service: str, kind: str | None, progress: Callable[[int, int], None] | None
+) -> dict[str, Any]:
+    """``scheme:REPO[@REF]``: the plugin registered for the scheme reads the repository."""
+    from lanterna.memory.ingest import IngestError, check_service, ingest_snapshot
+    from lanterna.plugins import get_host
+    from lanterna.sources import find_source
+
+    try:
+        service = check_service(service)
+        source = find_source(get_host(), spec.scheme)
+        snapshot = source.snapshot(spec.repo, spec.ref)
+        report = ingest_snapshot(store(), tenant(), snapshot, service, kind=_kind(kind), progress=progress)
     except IngestError as exc:
         raise MemoryError(str(exc)) from None
     return report.as_dict()

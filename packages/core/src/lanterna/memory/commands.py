@@ -27,6 +27,7 @@ KindOption = Annotated[str | None, typer.Option("--kind", "-k", help="code, doc,
 @contextlib.contextmanager
 def guarded(action: str, resource: str) -> Iterator[None]:
     """Run a memory command as a guarded CLI operation; errors become one-line messages."""
+    from lanterna.errors import UserError
     from lanterna.guard import Denied, Guard
     from lanterna.memory.api import MemoryError
     from lanterna.memory.embedders import EmbedderError
@@ -39,7 +40,7 @@ def guarded(action: str, resource: str) -> Iterator[None]:
             yield
     except Denied as exc:
         raise fail(f"denied: {exc}", 3) from None
-    except (MemoryError, StoreError, EmbedderError) as exc:
+    except (MemoryError, StoreError, EmbedderError, UserError) as exc:
         raise fail(str(exc), 2) from None
     except Exception as exc:
         if not type(exc).__module__.startswith(STORE_LIBRARIES):
@@ -54,7 +55,9 @@ def _resource(service: str | None) -> str:
 
 
 def ingest_command(
-    path: Annotated[str, typer.Argument(help="Folder or file to ingest.")],
+    path: Annotated[
+        str, typer.Argument(help="Folder or file to ingest, or a code host repository: github:OWNER/REPO[@REF].")
+    ],
     service: Annotated[str, typer.Option("--service", "-s", help="Service (project) the files belong to.")] = "",
     kind: KindOption = None,
     as_json: JsonOption = False,

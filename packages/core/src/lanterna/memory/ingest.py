@@ -1,8 +1,10 @@
-"""Incremental ingest of a source tree into one tenant's service.
+"""Incremental ingest of a source tree (a local folder or a code source's snapshot) into one
+tenant's service.
 
-Unchanged files (same sha256) are skipped, changed ones replaced, deleted ones removed —
-only among the documents of this tenant and service. A run that was killed leaves chunks
-without a document row; the next run removes them and stores those files again.
+Unchanged files (same content hash: sha256 of the text, or a code host's blob id) are skipped,
+changed ones replaced, deleted ones removed — only among the documents of this tenant and
+service. A run that was killed leaves chunks without a document row; the next run removes them
+and stores those files again.
 """
 
 from __future__ import annotations
@@ -17,14 +19,21 @@ from lanterna.memory.chunking import chunk_text, kind_for
 from lanterna.memory.redaction import redact
 from lanterna.memory.schema import KINDS
 from lanterna.memory.store import ChunkIn, DocumentIn, MemoryStore
-from lanterna.memory.walker import read_text, walk
+from lanterna.memory.walker import ALWAYS_SKIPPED_DIRS, decode_text, is_secret_name, walk
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable, Iterator
+
+    from lanterna.sources import Snapshot
 
 #: Chunks embedded and inserted together (one insert per table per batch).
 WRITE_BATCH_CHUNKS = 64
 RECORD_PREFIX = "record:"
+#: Files a code source need not download to know they are binary.
+BINARY_SUFFIXES = frozenset(
+    "png jpg jpeg gif ico webp bmp tiff pdf zip gz tgz bz2 xz 7z jar war whl egg so dll dylib exe bin class pyc"
+    " o a woff woff2 ttf otf eot mp3 mp4 mov avi wav ogg webm sqlite db parquet npy pkl".split()
+)
 
 
 class IngestError(Exception):
@@ -47,6 +56,8 @@ class IngestReport:
     skipped_too_big: list[str] = field(default_factory=list)
     embed_seconds: float = 0.0
     seconds: float = 0.0
+    #: What a code source reports about the download (requests made, bytes), if any.
+    source: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -68,10 +79,10 @@ def ingest(
     kind: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> IngestReport:
+    """Ingest a folder (the service's whole tree) or a single file on this machine."""
     started = time.perf_counter()
     service = check_service(service)
-    if kind is not None and kind not in KINDS:
-        raise IngestError(f"unknown kind '{kind}'; use one of {', '.join(KINDS)}")
+    _check_kind(kind)
     root = root.expanduser()
     if not root.exists():
         raise IngestError(f"path {root} does not exist; pass a folder or file to ingest")
@@ -80,18 +91,100 @@ def ingest(
     walked = walk(root, store.settings.max_file_bytes)
     report.skipped_secrets = list(walked.secrets)
     report.skipped_too_big = list(walked.too_big)
+    paths = {(path.name if root.is_file() else path.relative_to(root).as_posix()): path for path in walked.files}
+
+    def fetch(wanted: list[str]) -> Iterator[tuple[str, bytes]]:
+        for rel in wanted:
+            try:
+                yield rel, paths[rel].read_bytes()
+            except OSError:
+                continue
+
+    # a single file updates that file only; a folder is the service's whole tree
+    entries = [(rel, None) for rel in paths]
+    return _ingest_entries(store, tenant, report, entries, fetch, not root.is_file(), kind, progress, started)
+
+
+def ingest_snapshot(
+    store: MemoryStore,
+    tenant: str,
+    snapshot: Snapshot,
+    service: str,
+    *,
+    kind: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> IngestReport:
+    """Ingest a code source's snapshot of a repository: the same rules as a local folder, and
+    only files whose content id differs from the stored one are downloaded."""
+    started = time.perf_counter()
+    service = check_service(service)
+    _check_kind(kind)
+    report = IngestReport(service=service, root=snapshot.label)
+    entries: list[tuple[str, str | None]] = []
+    for file in snapshot.files:
+        parts = file.path.split("/")
+        if any(part in ALWAYS_SKIPPED_DIRS for part in parts[:-1]):
+            continue
+        if is_secret_name(parts[-1]):
+            report.skipped_secrets.append(file.path)
+        elif parts[-1].rpartition(".")[2].lower() in BINARY_SUFFIXES:
+            report.skipped_binary.append(file.path)  # known by name: not downloaded on every re-ingest
+        elif file.size is not None and file.size > store.settings.max_file_bytes:
+            report.skipped_too_big.append(file.path)
+        else:
+            entries.append((file.path, file.digest))
+    report = _ingest_entries(store, tenant, report, entries, snapshot.fetch, True, kind, progress, started)
+    report.source = dict(snapshot.stats)
+    return report
+
+
+def _check_kind(kind: str | None) -> None:
+    if kind is not None and kind not in KINDS:
+        raise IngestError(f"unknown kind '{kind}'; use one of {', '.join(KINDS)}")
+
+
+def _ingest_entries(
+    store: MemoryStore,
+    tenant: str,
+    report: IngestReport,
+    entries: list[tuple[str, str | None]],
+    fetch: Callable[[list[str]], Iterable[tuple[str, bytes]]],
+    whole_tree: bool,
+    kind: str | None,
+    progress: Callable[[int, int], None] | None,
+    started: float,
+) -> IngestReport:
+    """Store ``entries`` (path, content id or None) of a tree; ``fetch`` downloads content.
+
+    An entry whose content id matches the stored one is not fetched at all; an entry without
+    an id is fetched and hashed (sha256 of its text) to find out.
+    """
+    service = report.service
     known = {p: v for p, v in store.known_documents(tenant, service).items() if not p.startswith(RECORD_PREFIX)}
     interrupted = store.interrupted_paths(tenant, service)
+    total = len(entries)
+    digests = dict(entries)
+    seen: set[str] = set()
+    wanted: list[str] = []
+    for rel, digest in entries:
+        stored = known.get(rel)
+        if digest is not None and stored is not None and stored[1] == digest and rel not in interrupted:
+            seen.add(rel)
+            report.files_seen += 1
+            report.unchanged += 1
+        else:
+            wanted.append(rel)
+    done = total - len(wanted)
+    if progress and done:
+        progress(done, total)
 
     pending: list[tuple[str, str, str]] = []  # (rel, text, hash) to store
-    seen: set[str] = set()
-    total = len(walked.files)
-    for index, path in enumerate(walked.files):
-        rel = path.name if root.is_file() else path.relative_to(root).as_posix()
-        try:
-            text = read_text(path)
-        except OSError:
+    fetched = dict(fetch(wanted)) if wanted else {}
+    for rel in wanted:
+        data = fetched.pop(rel, None)
+        if data is None:
             continue
+        text = decode_text(data)
         if text is None:
             report.skipped_binary.append(rel)
             continue
@@ -101,12 +194,13 @@ def ingest(
             text = redacted.text
         seen.add(rel)
         report.files_seen += 1
-        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        digest = digests[rel] or hashlib.sha256(text.encode("utf-8")).hexdigest()
         stored = known.get(rel)
         if stored is not None and stored[1] == digest and rel not in interrupted:
             report.unchanged += 1
+            done += 1
             if progress:
-                progress(index + 1, total)
+                progress(done, total)
             continue
         if stored is not None:
             report.updated += 1
@@ -114,13 +208,11 @@ def ingest(
             report.added += 1
         pending.append((rel, text, digest))
 
-    # a single file updates that file only; a folder is the service's whole tree
-    removed = set() if root.is_file() else set(known) - seen
+    removed = set(known) - seen if whole_tree else set()
     report.removed = len(removed)
     replaced = {rel for rel, _, _ in pending if rel in known} | interrupted
     store.remove_paths(tenant, service, removed | replaced)
 
-    done = total - len(pending)
     batch: list[DocumentIn] = []
     batch_chunks = 0
     for rel, text, digest in pending:

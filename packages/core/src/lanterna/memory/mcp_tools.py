@@ -18,7 +18,8 @@ from lanterna.server.tools import READ_ONLY
 
 
 async def memory_ingest(path: str, service: str, kind: str | None = None, ctx: Context | None = None) -> dict[str, Any]:
-    """Ingest a folder or file on this machine into long-term memory under a service (project) name.
+    """Ingest a folder or file on this machine, or a repository of a code host
+    (github:OWNER/REPO[@REF], gitlab:GROUP/PROJECT[@REF]), into long-term memory under a service name.
 
     Unchanged files are skipped, changed ones re-embedded, deleted ones removed. Secret files
     (.env, keys) are never stored; secrets inside other files are stored redacted. The report

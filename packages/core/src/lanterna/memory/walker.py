@@ -127,7 +127,11 @@ def _consider(path: Path, rel: str, max_bytes: int, out: Walked) -> None:
 
 def read_text(path: Path) -> str | None:
     """The file as text, or None when it looks binary (a NUL byte, or not UTF-8)."""
-    data = path.read_bytes()
+    return decode_text(path.read_bytes())
+
+
+def decode_text(data: bytes) -> str | None:
+    """``data`` as text, or None when it looks binary (a NUL byte, or not UTF-8)."""
     if b"\x00" in data[:8192]:
         return None
     try:

@@ -25,6 +25,7 @@ from mcp.server.mcpserver.exceptions import ToolError as MCPToolError
 from mcp.types import ToolAnnotations
 
 from lanterna import __version__
+from lanterna.errors import UserError
 from lanterna.guard import Denied, Guard
 from lanterna.plugins import PluginHost, _one_line, get_host
 from lanterna.server.tools import ToolError, ToolRegistry, ToolSpec, collect_tools
@@ -118,7 +119,7 @@ def guarded_tool(spec: ToolSpec, guard: Guard, transport: Transport) -> Callable
     def failure(exc: BaseException) -> MCPToolError:
         if isinstance(exc, Denied):
             return MCPToolError(exc.reason)
-        if isinstance(exc, (ToolError, MCPToolError)):
+        if isinstance(exc, (ToolError, MCPToolError, UserError)):
             return MCPToolError(_one_line(exc))
         log.error("tool '%s' (plugin '%s') raised", spec.name, spec.plugin, exc_info=exc)
         guard.host.record_failure(f"tool:{spec.name}", spec.plugin, exc)

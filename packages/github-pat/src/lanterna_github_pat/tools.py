@@ -1,0 +1,89 @@
+"""MCP tools for GitHub. Each runs in the guard with the resource ``repo:github:OWNER/REPO``
+(``repo:github:*`` when it spans repositories), so a policy can allow or deny per repository.
+
+Imported when tools are listed: no HTTP library at module level.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _api() -> Any:
+    from lanterna_github_pat.api import GitHub
+
+    return GitHub.for_current_tenant()
+
+
+def github_repos(limit: int = 50) -> list[dict[str, Any]]:
+    """Repositories your GitHub token can see, most recently updated first."""
+    return _api().repos(limit)
+
+
+def github_repo(repo: str) -> dict[str, Any]:
+    """Metadata of one repository (OWNER/REPO): description, default branch, language, last push."""
+    return _api().repo(repo)
+
+
+def github_tree(repo: str, path: str = "", ref: str | None = None) -> list[dict[str, Any]]:
+    """Files of a repository (OWNER/REPO) under path, at ref (default branch if omitted), with sizes."""
+    return [{"path": f.path, "size": f.size} for f in _api().list_files(repo, path, ref)]
+
+
+def github_read(repo: str, path: str, ref: str | None = None) -> str:
+    """The text of one file of a repository (OWNER/REPO) at ref (default branch if omitted)."""
+    return _api().read(repo, path, ref)
+
+
+def github_search(query: str, repo: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+    """Search code on GitHub, in one repository (OWNER/REPO) or all you can see: repo, path, fragment."""
+    return _api().search(query, repo, limit)
+
+
+def github_commits(repo: str, path: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+    """Recent commits of a repository (OWNER/REPO), of one path if given: sha, author, date, message."""
+    return _api().commits(repo, path, limit)
+
+
+def github_prs(repo: str, state: str = "open", limit: int = 20) -> list[dict[str, Any]]:
+    """Pull requests of a repository (OWNER/REPO); state: open, closed or all."""
+    return _api().prs(repo, state, limit)
+
+
+def github_pr(repo: str, number: int) -> dict[str, Any]:
+    """One pull request with its description and diff (capped; diff_truncated says so)."""
+    return _api().pr(repo, number)
+
+
+def github_issues(repo: str, state: str = "open", limit: int = 20) -> list[dict[str, Any]]:
+    """Issues of a repository (OWNER/REPO), pull requests left out; state: open, closed or all."""
+    return _api().issues(repo, state, limit)
+
+
+def github_issue(repo: str, number: int) -> dict[str, Any]:
+    """One issue with its body and comments."""
+    return _api().issue(repo, number)
+
+
+def _per_repo(arguments: dict[str, Any]) -> str:
+    repo = str(arguments.get("repo") or "*").strip().strip("/")
+    return f"repo:github:{repo}"
+
+
+TOOLS = (
+    (github_repos, "github.repos"),
+    (github_repo, "github.read"),
+    (github_tree, "github.read"),
+    (github_read, "github.read"),
+    (github_search, "github.search"),
+    (github_commits, "github.read"),
+    (github_prs, "github.prs"),
+    (github_pr, "github.prs"),
+    (github_issues, "github.issues"),
+    (github_issue, "github.issues"),
+)
+
+
+def register(register: Any) -> None:
+    for fn, action in TOOLS:
+        register(fn, name=fn.__name__, action=action, resource=_per_repo)
