@@ -31,8 +31,53 @@ WRITE_BATCH_CHUNKS = 64
 RECORD_PREFIX = "record:"
 #: Files a code source need not download to know they are binary.
 BINARY_SUFFIXES = frozenset(
-    "png jpg jpeg gif ico webp bmp tiff pdf zip gz tgz bz2 xz 7z jar war whl egg so dll dylib exe bin class pyc"
-    " o a woff woff2 ttf otf eot mp3 mp4 mov avi wav ogg webm sqlite db parquet npy pkl".split()
+    {
+        "png",
+        "jpg",
+        "jpeg",
+        "gif",
+        "ico",
+        "webp",
+        "bmp",
+        "tiff",
+        "pdf",
+        "zip",
+        "gz",
+        "tgz",
+        "bz2",
+        "xz",
+        "7z",
+        "jar",
+        "war",
+        "whl",
+        "egg",
+        "so",
+        "dll",
+        "dylib",
+        "exe",
+        "bin",
+        "class",
+        "pyc",
+        "o",
+        "a",
+        "woff",
+        "woff2",
+        "ttf",
+        "otf",
+        "eot",
+        "mp3",
+        "mp4",
+        "mov",
+        "avi",
+        "wav",
+        "ogg",
+        "webm",
+        "sqlite",
+        "db",
+        "parquet",
+        "npy",
+        "pkl",
+    }
 )
 
 
