@@ -60,3 +60,32 @@ def test_fast_path_parses_plain_serve_invocations(args: list[str], expected: dic
 @pytest.mark.parametrize("args", [["--help"], ["--port"], ["--port", "http"], ["--verbose"], ["extra"]])
 def test_fast_path_leaves_anything_else_to_the_typer_cli(args: list[str]) -> None:
     assert parse_serve(args) is None
+
+
+def test_allowed_hosts_follow_the_bind_address_and_port() -> None:
+    import socket
+
+    from lanterna.server.http_limits import allowed_hosts
+
+    assert allowed_hosts("127.0.0.2", 9000) == ["127.0.0.2:9000", "127.0.0.1:9000", "localhost:9000", "[::1]:9000"]
+    assert allowed_hosts("192.168.1.20", 80) == ["192.168.1.20:80"]
+    assert allowed_hosts("fd00::1", 8765) == ["[fd00::1]:8765"]
+    everywhere = allowed_hosts("0.0.0.0", 8765)
+    assert everywhere[:4] == ["0.0.0.0:8765", "127.0.0.1:8765", "localhost:8765", "[::1]:8765"]
+    assert f"{socket.gethostname()}:8765" in everywhere
+    extra = allowed_hosts("10.0.0.5", 8765, ["mcp.example.com", "proxy.example.com:443"])
+    assert extra == ["10.0.0.5:8765", "mcp.example.com", "mcp.example.com:8765", "proxy.example.com:443"]
+
+
+def test_transport_options_protect_every_address(monkeypatch) -> None:
+    from lanterna.config import Config
+    from lanterna.server.http_limits import transport_options
+
+    monkeypatch.setenv("LANTERNA_ALLOWED_HOSTS", "tools.internal")
+    config = Config(data={"server": {"max_sessions": 7, "session_idle_s": 30}})
+    options = transport_options(config, "10.1.2.3", 9)
+    security = options["transport_security"]
+    assert security.enable_dns_rebinding_protection
+    assert security.allowed_hosts == ["10.1.2.3:9", "tools.internal", "tools.internal:9"]
+    assert "http://10.1.2.3:9" in security.allowed_origins and "https://tools.internal" in security.allowed_origins
+    assert options["max_sessions"] == 7 and options["session_idle_timeout"] == 30.0

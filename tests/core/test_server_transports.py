@@ -235,3 +235,51 @@ def test_http_public_address_allowed_explicitly_with_a_warning(lanterna_home: Pa
         proc.terminate()
         _, err = proc.communicate(timeout=20)
     assert b"WARNING: serving on 0.0.0.0 with no plugin authorizing requests" in err
+
+
+def _post_initialize(address: str, port: int, **headers: str) -> int:
+    import http.client
+
+    conn = http.client.HTTPConnection(address, port, timeout=20)
+    body = json.dumps(INITIALIZE)
+    conn.request(
+        "POST",
+        "/mcp",
+        body,
+        {"content-type": "application/json", "accept": "application/json, text/event-stream", **headers},
+    )
+    status = conn.getresponse().status
+    conn.close()
+    return status
+
+
+def test_http_on_any_loopback_address_refuses_foreign_host_and_origin(repo: Path, lanterna_home: Path) -> None:
+    """DNS rebinding: on 127.0.0.2 (not one of the SDK's three protected names) a foreign Host is refused."""
+    port = _free_port()
+    (lanterna_home / "config.toml").write_text("[server]\nmax_sessions = 2\n", encoding="utf-8")
+    env = subprocess_env(lanterna_home, LANTERNA_LOAD_PLUGINS="")
+    proc = subprocess.Popen(
+        [*SERVE, "--http", "--host", "127.0.0.2", "--port", str(port)],
+        cwd=repo,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.2", port), timeout=0.2):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None, "server did not start"
+                time.sleep(0.1)
+        assert _post_initialize("127.0.0.2", port, host=f"attacker.example:{port}") == 421
+        assert _post_initialize("127.0.0.2", port, host=f"127.0.0.2:{port}", origin="http://attacker.example") == 403
+        assert _post_initialize("127.0.0.2", port, host=f"127.0.0.2:{port}") == 200
+        assert _post_initialize("127.0.0.2", port, host=f"localhost:{port}", origin=f"http://localhost:{port}") == 200
+        # [server] max_sessions = 2: a third open session is refused, not allocated
+        assert _post_initialize("127.0.0.2", port, host=f"127.0.0.2:{port}") == 503
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)

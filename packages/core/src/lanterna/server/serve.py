@@ -103,7 +103,9 @@ def serve_http(host: PluginHost, address: str, port: int) -> None:
     server = build_server(host, transport="http")
     _quiet_logging()
     print(f"lanterna: serving MCP over streamable HTTP at http://{_url_host(address)}:{port}/mcp", file=sys.stderr)
-    server.run("streamable-http", host=address, port=port)
+    from lanterna.server.http_limits import transport_options
+
+    server.run("streamable-http", host=address, port=port, **transport_options(host.config, address, port))
 
 
 def _url_host(address: str) -> str:
