@@ -70,20 +70,22 @@ def _per_repo(arguments: dict[str, Any]) -> str:
     return f"repo:github:{repo}"
 
 
+#: (tool, guard action, title). Every tool only reads, from GitHub: read only, open world.
 TOOLS = (
-    (github_repos, "github.repos"),
-    (github_repo, "github.read"),
-    (github_tree, "github.read"),
-    (github_read, "github.read"),
-    (github_search, "github.search"),
-    (github_commits, "github.read"),
-    (github_prs, "github.prs"),
-    (github_pr, "github.prs"),
-    (github_issues, "github.issues"),
-    (github_issue, "github.issues"),
+    (github_repos, "github.repos", "List GitHub repositories"),
+    (github_repo, "github.read", "GitHub repository metadata"),
+    (github_tree, "github.read", "List files of a GitHub repository"),
+    (github_read, "github.read", "Read a file from GitHub"),
+    (github_search, "github.search", "Search code on GitHub"),
+    (github_commits, "github.read", "Recent GitHub commits"),
+    (github_prs, "github.prs", "List GitHub pull requests"),
+    (github_pr, "github.prs", "Read a GitHub pull request"),
+    (github_issues, "github.issues", "List GitHub issues"),
+    (github_issue, "github.issues", "Read a GitHub issue"),
 )
+HINTS = {"readOnlyHint": True, "destructiveHint": False, "idempotentHint": True, "openWorldHint": True}
 
 
 def register(register: Any) -> None:
-    for fn, action in TOOLS:
-        register(fn, name=fn.__name__, action=action, resource=_per_repo)
+    for fn, action, title in TOOLS:
+        register(fn, name=fn.__name__, action=action, resource=_per_repo, title=title, annotations=HINTS)
