@@ -11,18 +11,21 @@ operation: a failure is logged and counted.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pluggy
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    import typer
 
     from lanterna.config import Config
     from lanterna.types import (
         AuditEvent,
         Identity,
         Plan,
+        RegisterCodeSource,
+        RegisterEmbedder,
+        RegisterTool,
         RequestContext,
         SecurityEvent,
         UsageEvent,
@@ -122,7 +125,7 @@ def active_plan(request: RequestContext) -> Plan | None:
 
 
 @hookspec
-def register_code_sources(register: Callable[..., None]) -> None:
+def register_code_sources(register: RegisterCodeSource) -> None:
     """Register code sources: call ``register(source)`` once per code host you read.
 
     A source (``lanterna.sources.CodeSource``) has a ``name``, the scheme users type
@@ -142,7 +145,7 @@ def register_code_sources(register: Callable[..., None]) -> None:
 
 
 @hookspec
-def register_commands(cli: Any) -> None:
+def register_commands(cli: typer.Typer) -> None:
     """Add commands to the ``lanterna`` CLI: ``cli`` is the root ``typer.Typer`` app.
 
     Keep heavy imports inside the command functions: every CLI start calls this hook.
@@ -150,27 +153,19 @@ def register_commands(cli: Any) -> None:
 
 
 @hookspec
-def register_mcp_tools(register: Callable[..., None]) -> None:
+def register_mcp_tools(register: RegisterTool) -> None:
     """Add MCP tools to the server: call ``register(fn, ...)`` once per tool.
 
-    ``register(fn, name=None, description=None, action=None, resource=None, feature=None,
-    title=None, annotations=None)``: ``action`` defaults to ``tool.<name>``; ``feature`` names an
-    entitlement the tool needs; ``annotations`` holds the MCP hints (``readOnlyHint``,
-    ``destructiveHint``, ``idempotentHint``, ``openWorldHint``) clients use to decide what may
-    run without asking: a hint left out takes MCP's cautious default.
-    The server wraps every tool in the guard; there is no way to register an unguarded
-    one. ``fn`` may be a plain or ``async`` function; its typed parameters become the tool's
-    input schema, its docstring the description. Tools never take tenant or user as
-    arguments: they arrive in the request context.
+    The arguments are described by ``lanterna.types.RegisterTool``. The server wraps every
+    tool in the guard; there is no way to register an unguarded one. Tools never take
+    tenant or user as arguments: they arrive in the request context.
     """
 
 
 @hookspec
-def register_embedders(register: Callable[..., None]) -> None:
-    """Add text embedders for long-term memory: call ``register(embedder)``.
-
-    An embedder has ``name`` (stable: it is stored with the data), ``dimensions`` and
-    ``embed(texts: list[str]) -> list[list[float]]``.
+def register_embedders(register: RegisterEmbedder) -> None:
+    """Add text embedders for long-term memory: call ``register(embedder)`` once per
+    embedder; see ``lanterna.types.RegisterEmbedder``.
     """
 
 
@@ -179,7 +174,12 @@ def register_embedders(register: Callable[..., None]) -> None:
 
 @hookspec
 def startup(config: Config) -> None:
-    """Called once when a long-running Lanterna process (the MCP server) starts."""
+    """Called once when a long-running Lanterna process (the MCP server) starts.
+
+    It runs on a background thread: the server answers requests (``tools/list`` first)
+    without waiting for it to finish, so a tool that needs what ``startup`` prepares waits
+    for the plugin's own readiness signal. ``shutdown`` waits up to 30 s for it.
+    """
 
 
 @hookspec

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from lanterna.memory.embedders import Embedder
+    from lanterna.sources import CodeSource
 
 Transport = Literal["stdio", "http", "cli", "test"]
 PlanState = Literal["valid", "grace", "expired"]
@@ -122,3 +126,63 @@ class SecurityEvent:
     request_id: str | None = None
     detail: Mapping[str, Any] = field(default_factory=dict)
     time: float = field(default_factory=time.time)
+
+
+# -- the ``register`` callbacks of the register_* hooks --------------------------------
+
+
+class RegisterTool(Protocol):
+    """``register`` of ``register_mcp_tools``: call it once per MCP tool.
+
+    - ``fn``: a plain ``def`` (run on a worker thread) or an ``async def``. Its typed
+      parameters become the input schema, its docstring the description (unless
+      ``description`` is given). ``*args``, ``**kwargs``, parameters starting with ``_`` and
+      parameters named like an identity (``tenant``, ``user``…) are refused: the tenant and
+      user come from the request, via ``lanterna.guard.current_request()``. A parameter
+      annotated ``Context`` (``mcp.server.mcpserver.Context``, imported under
+      ``TYPE_CHECKING`` only) receives the call's context and is not part of the schema.
+    - ``name``: defaults to the function's name (1-64 letters, digits, ``_``, ``-``, ``.``).
+    - ``action``: the guard action, ``tool.<name>`` by default.
+    - ``resource``: a string, or a callable that gets the tool's arguments as one dict and
+      returns a string (``lambda args: f"repo:{args['path']}"``); ``tool:<name>`` by default.
+    - ``feature``: an entitlement the tool needs.
+    - ``title``: the human-readable name clients show (default: from the tool's name).
+    - ``annotations``: the MCP hints clients use to decide what may run without asking, a
+      dict with ``readOnlyHint``, ``destructiveHint``, ``idempotentHint``, ``openWorldHint``
+      (booleans; snake_case names work too; ``lanterna.server.tools.READ_ONLY`` for a tool
+      that only reads local data). A hint left out takes MCP's cautious default (not
+      read-only, destructive, not idempotent, open world): say what your tool really does.
+
+    A refused registration is reported (``lanterna tools``, ``lanterna plugins``), not raised.
+    """
+
+    def __call__(
+        self,
+        fn: Callable[..., Any],
+        /,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        action: str | None = None,
+        resource: str | Callable[[dict[str, Any]], str] | None = None,
+        feature: str | None = None,
+        title: str | None = None,
+        annotations: Mapping[str, bool] | None = None,
+    ) -> None: ...
+
+
+class RegisterEmbedder(Protocol):
+    """``register`` of ``register_embedders``: call it once per embedder.
+
+    An embedder has ``name`` (stable: it is stored with the data), ``dimensions`` and
+    ``embed(texts) -> list of vectors`` (``lanterna.memory.embedders.Embedder``).
+    """
+
+    def __call__(self, embedder: Embedder, /) -> None: ...
+
+
+class RegisterCodeSource(Protocol):
+    """``register`` of ``register_code_sources``: call it once per code source
+    (``lanterna.sources.CodeSource``)."""
+
+    def __call__(self, source: CodeSource, /) -> None: ...

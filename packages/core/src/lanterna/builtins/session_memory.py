@@ -9,11 +9,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lanterna import hookimpl
 from lanterna.config import Config
 from lanterna.session.git import DEFAULT_DIFF_BYTES, GitError, GitRepo
+
+if TYPE_CHECKING:
+    from lanterna.types import RegisterTool
 
 
 class SessionMemory:
@@ -34,7 +37,7 @@ class SessionMemory:
         return int(self.config.get("session", "max_diff_bytes", DEFAULT_DIFF_BYTES))
 
     @hookimpl(trylast=True)
-    def register_mcp_tools(self, register: Callable[..., None]) -> None:
+    def register_mcp_tools(self, register: RegisterTool) -> None:
         from lanterna.server.tools import READ_ONLY
 
         tools: list[tuple[Callable[..., Any], str, str]] = [

@@ -11,29 +11,12 @@ How a plugin registers tools (the ``register_mcp_tools`` hook)::
     def register_mcp_tools(self, register):
         register(self.search, action="memory.search", resource="memory:default")
 
-``register(fn, *, name=None, title=None, description=None, action=None, resource=None, feature=None,
-annotations=None)``:
-
-- ``fn``: a plain ``def`` (run on a worker thread) or an ``async def``. Its typed
-  parameters become the input schema, its docstring the description. ``*args``,
-  ``**kwargs`` and parameters named like an identity (``tenant``, ``user``…) are refused:
-  the tenant and user come from the request, via ``lanterna.guard.current_request()``.
-- ``action`` defaults to ``tool.<name>``; ``resource`` is a string or a callable that gets
-  the tool's arguments as a dict and returns one; ``feature`` names an entitlement.
-- ``annotations``: the MCP tool hints clients use to decide what may run without asking,
-  a dict with ``readOnlyHint``, ``destructiveHint``, ``idempotentHint``, ``openWorldHint``
-  (booleans; snake_case names work too). A hint left out takes MCP's cautious default
-  (not read-only, destructive, not idempotent, open world): say what your tool really does.
-  ``title`` is the human-readable name clients show.
-- A parameter annotated ``Context`` (the MCP SDK's ``mcp.server.mcpserver.Context``)
-  receives the call's context, e.g. for ``await ctx.report_progress(done, total)`` in an
-  ``async def`` tool; it is not part of the input schema. Import it only under
-  ``if TYPE_CHECKING:`` (with ``from __future__ import annotations``): the server resolves
-  the name ``Context`` itself, and your plugin module stays free of the MCP import, which
-  costs every ``lanterna`` command over a second.
-- Raise ``lanterna.server.tools.ToolError("what went wrong; what to do")`` for an error the
-  user can act on: its message reaches the client. Any other exception reaches the client
-  as a generic one-line error naming the tool and plugin (its text stays in the server log).
+``register`` is described by ``lanterna.types.RegisterTool``. Import ``Context`` only under
+``if TYPE_CHECKING:``: the server resolves the name itself, and your plugin module stays
+free of the MCP import, which costs every ``lanterna`` command over a second. Raise
+``lanterna.server.tools.ToolError("what went wrong; what to do")`` for an error the user can
+act on: its message reaches the client. Any other exception reaches the client as a generic
+one-line error naming the tool and plugin (its text stays in the server log).
 """
 
 from __future__ import annotations
@@ -47,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from lanterna.plugins import PluginHost
+    from lanterna.types import RegisterTool
 
 log = logging.getLogger("lanterna.server")
 
@@ -122,7 +106,7 @@ class ToolRegistry:
         #: ``(plugin, reason)`` for every registration that was refused.
         self.rejected: list[tuple[str, str]] = []
 
-    def registrar(self, plugin: str) -> Callable[..., None]:
+    def registrar(self, plugin: str) -> RegisterTool:
         """The ``register`` callback handed to one plugin's ``register_mcp_tools``."""
 
         def register(
