@@ -204,3 +204,37 @@ def test_help_lists_every_command_and_a_typo_gets_a_suggestion(lanterna_home):
         assert f" {command} " in help_text
     typo = run(lanterna_home, "hookz", LANTERNA_LOAD_PLUGINS="")
     assert typo.returncode == 2 and "Did you mean 'hooks'?" in typo.stderr
+
+
+def test_keeping_only_the_invoked_command_still_works_on_this_typer():
+    import typer
+    from typer.testing import CliRunner
+
+    from lanterna.cli import keep_only_command
+
+    def build() -> typer.Typer:
+        app = typer.Typer()
+        app.callback()(lambda: None)  # a group, as the lanterna app is
+        app.command("named")(lambda: print("named"))
+
+        def show_status() -> None:
+            print("status")
+
+        app.command()(show_status)  # unnamed: typer names it after its function
+        group = typer.Typer()
+        group.command("leaf")(lambda: print("leaf"))
+        app.add_typer(group, name="group")
+        return app
+
+    for name, args, expected in [
+        ("named", ["named"], "named"),
+        ("show-status", ["show-status"], "status"),
+        ("group", ["group", "leaf"], "leaf"),
+    ]:
+        app = build()
+        assert keep_only_command(app, name)
+        command = typer.main.get_command(app)
+        assert isinstance(command, typer.core.TyperGroup) and list(command.commands) == [name]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0 and result.output == f"{expected}\n"
+    assert not keep_only_command(build(), "missing")

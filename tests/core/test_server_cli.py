@@ -133,3 +133,12 @@ def test_mcp_config_rejects_an_unknown_client(lanterna_home: Path) -> None:
 def test_serve_options_need_http(lanterna_home: Path) -> None:
     proc = lanterna(lanterna_home, "serve", "--port", "9000")
     assert "only apply with --http" in proc.stderr
+
+
+@pytest.mark.parametrize("root_options", [[], ["--strict"]])
+def test_a_malformed_serve_argument_is_one_line_through_the_typer_cli(
+    lanterna_home: Path, root_options: list[str]
+) -> None:
+    proc = lanterna(lanterna_home, *root_options, "serve", "--port", "eighty")
+    lines = [line for line in proc.stderr.splitlines() if not line.startswith("HEAVY=")]
+    assert lines == ["lanterna: --port takes a number, not 'eighty'; for example --port 8765"]

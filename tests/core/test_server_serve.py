@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lanterna.launch import parse_serve
+from lanterna.launch import ServeUsageError, parse_serve
 from lanterna.plugins import get_host
 from lanterna.server.serve import ServeRefused, check_bind, is_loopback
 
@@ -53,13 +53,22 @@ def test_builtin_plugins_do_not_count_as_authorizing() -> None:
         ),
     ],
 )
-def test_fast_path_parses_plain_serve_invocations(args: list[str], expected: dict) -> None:
+def test_serve_arguments_are_parsed_once_for_both_entry_points(args: list[str], expected: dict) -> None:
     assert parse_serve(args) == expected
 
 
-@pytest.mark.parametrize("args", [["--help"], ["--port"], ["--port", "http"], ["--verbose"], ["extra"]])
-def test_fast_path_leaves_anything_else_to_the_typer_cli(args: list[str]) -> None:
-    assert parse_serve(args) is None
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--port"], "--port needs a value"),
+        (["--port", "http"], "--port takes a number, not 'http'"),
+        (["--verbose"], "unknown argument '--verbose' for serve"),
+        (["extra"], "unknown argument 'extra' for serve"),
+    ],
+)
+def test_malformed_serve_arguments_get_one_line_saying_what_to_do(args: list[str], message: str) -> None:
+    with pytest.raises(ServeUsageError, match=message):
+        parse_serve(args)
 
 
 def test_allowed_hosts_follow_the_bind_address_and_port() -> None:

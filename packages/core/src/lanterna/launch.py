@@ -1,9 +1,10 @@
 """The ``lanterna`` console script: a fast path for ``lanterna serve``, the typer CLI otherwise.
 
 An assistant spawns ``lanterna serve`` at every session start and waits for ``tools/list``.
-Importing typer and click costs ~0.2 s on top of the MCP SDK's own import, so a plain
-``serve`` invocation is parsed here and served without them. Anything else (``--help``,
-an unknown or malformed option) falls through to the typer CLI, which owns help and errors.
+Importing typer and click costs ~0.2 s on top of the MCP SDK's own import, so ``serve`` is
+parsed here, by the one parser of its options, and served without them. The typer CLI's
+``serve`` command (reached with ``--help`` or root options such as ``--strict``) uses the
+same parser.
 """
 
 from __future__ import annotations
@@ -11,14 +12,29 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+DEFAULT_ADDRESS = "127.0.0.1"
+DEFAULT_PORT = 8765
 
-def parse_serve(args: list[str]) -> dict[str, Any] | None:
-    """The options of ``lanterna serve ARGS``, or None to let the typer CLI handle them."""
-    from lanterna.server.serve import DEFAULT_PORT
+#: The help of ``lanterna serve``; ``\b`` keeps click from re-wrapping the option list.
+SERVE_HELP = f"""Run the MCP server: stdio by default (for an assistant to start), or streamable HTTP.
 
+\b
+  --http                   Serve streamable HTTP at /mcp instead of stdio.
+  --host ADDRESS           Address to bind with --http (default {DEFAULT_ADDRESS}).
+  --port PORT              Port to bind with --http (default {DEFAULT_PORT}).
+  --allow-unauthenticated  Bind a public address with no authorizing plugin.
+"""
+
+
+class ServeUsageError(ValueError):
+    """The ``serve`` arguments are malformed; the message says which and what to do."""
+
+
+def parse_serve(args: list[str]) -> dict[str, Any]:
+    """The options of ``lanterna serve ARGS`` as keyword arguments of ``serve()``."""
     options: dict[str, Any] = {
         "http": False,
-        "address": "127.0.0.1",
+        "address": DEFAULT_ADDRESS,
         "port": DEFAULT_PORT,
         "allow_unauthenticated": False,
     }
@@ -33,32 +49,42 @@ def parse_serve(args: list[str]) -> dict[str, Any] | None:
         elif name in ("--host", "--port"):
             if not eq:
                 if not rest:
-                    return None
+                    raise ServeUsageError(f"{name} needs a value; see `lanterna serve --help`")
                 value = rest.pop(0)
             if name == "--host":
                 options["address"] = value
             elif value.isdigit():
                 options["port"] = int(value)
             else:
-                return None
+                raise ServeUsageError(f"--port takes a number, not {value!r}; for example --port 8765")
         else:
-            return None
+            raise ServeUsageError(f"unknown argument {arg!r} for serve; see `lanterna serve --help`")
     return options
 
 
-def _serve(options: dict[str, Any]) -> int:
+def serve_command(args: list[str]) -> int:
+    """Run ``lanterna serve ARGS``; the exit status."""
     import contextlib
 
     from lanterna.config import ConfigError
     from lanterna.plugins import get_host
     from lanterna.server.serve import ServeRefused, serve
 
+    try:
+        options = parse_serve(args)
+    except ServeUsageError as exc:
+        print(f"lanterna: {exc}", file=sys.stderr)
+        return 2
     with contextlib.redirect_stdout(sys.stderr):  # plugins printing while loading must not reach the wire
         try:
             host = get_host()
         except ConfigError as exc:
             print(f"lanterna: {exc}", file=sys.stderr)
             return 2
+        if host.strict:
+            from lanterna.server.tools import collect_tools
+
+            collect_tools(host)  # a refused tool or a raising registration counts in strict mode
     violation = host.strict_violation()
     for line in violation:
         print(f"lanterna: {line}", file=sys.stderr)
@@ -74,10 +100,8 @@ def _serve(options: dict[str, Any]) -> int:
 
 def main() -> None:
     args = sys.argv[1:]
-    if args[:1] == ["serve"]:
-        options = parse_serve(args[1:])
-        if options is not None:
-            sys.exit(_serve(options))
+    if args[:1] == ["serve"] and not {"--help", "-h"} & set(args):
+        sys.exit(serve_command(args[1:]))
     from lanterna.cli import main as cli_main
 
     cli_main()

@@ -6,9 +6,9 @@ import ipaddress
 import logging
 import sys
 
+from lanterna.launch import DEFAULT_ADDRESS, DEFAULT_PORT
 from lanterna.plugins import PluginHost
 
-DEFAULT_PORT = 8765
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
 
@@ -23,7 +23,7 @@ class ServeRefused(Exception):
 def serve(host: PluginHost, *, http: bool, address: str, port: int, allow_unauthenticated: bool) -> None:
     """``lanterna serve``: validate the options, then serve until the client goes away."""
     if not http:
-        if address != "127.0.0.1" or port != DEFAULT_PORT or allow_unauthenticated:
+        if address != DEFAULT_ADDRESS or port != DEFAULT_PORT or allow_unauthenticated:
             raise ServeRefused("--host, --port and --allow-unauthenticated only apply with --http")
         return serve_stdio(host)
     if not 0 < port < 65536:
@@ -34,11 +34,11 @@ def serve(host: PluginHost, *, http: bool, address: str, port: int, allow_unauth
     return serve_http(host, address, port)
 
 
-def is_loopback(host: str) -> bool:
-    if host.lower() in LOOPBACK_NAMES:
+def is_loopback(address: str) -> bool:
+    if address.lower() in LOOPBACK_NAMES:
         return True
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
     except ValueError:
         return False
 
