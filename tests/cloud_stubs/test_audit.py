@@ -125,7 +125,8 @@ def test_a_second_writer_continues_the_chain(cloud: Cloud) -> None:
     cloud.run(cloud.http(key))
     from lanterna_cloud_stubs.audit import AuditLog
 
-    other = AuditLog(cloud.plugin.settings.audit_log)
+    settings = cloud.plugin.settings
+    other = AuditLog(settings.audit_log, settings.audit_head, settings.audit_key_file)
     other.append({"kind": "audit", "action": "from.elsewhere"})
     other.close()
     cloud.run(cloud.http(key))
@@ -137,13 +138,14 @@ def test_two_processes_appending_at_once_keep_one_chain(cloud: Cloud, tmp_path) 
     import subprocess
     import sys
 
-    log = cloud.plugin.settings.audit_log
+    settings = cloud.plugin.settings
+    paths = [str(settings.audit_log), str(settings.audit_head), str(settings.audit_key_file)]
     code = (
         "import sys; from pathlib import Path; from lanterna_cloud_stubs.audit import AuditLog;"
-        " log = AuditLog(Path(sys.argv[1]));"
-        " [log.append({'kind': 'audit', 'action': sys.argv[2], 'n': n}) for n in range(150)]"
+        " log = AuditLog(*map(Path, sys.argv[1:4]));"
+        " [log.append({'kind': 'audit', 'action': sys.argv[4], 'n': n}) for n in range(150)]"
     )
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(log), name]) for name in ("one", "two")]
+    procs = [subprocess.Popen([sys.executable, "-c", code, *paths, name]) for name in ("one", "two")]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     report = cloud.plugin.audit.verify()
     assert report.ok, report.problems
@@ -163,3 +165,81 @@ def test_damaged_last_line_stops_appends_with_a_clear_reason(cloud: Cloud, monke
     with pytest.raises(Denied) as denied:
         cloud.run(cloud.http(key))
     assert "the last line of the audit log" in str(denied.value) and "lanterna audit verify" in str(denied.value)
+
+
+def sign_like_an_attacker(cloud: Cloud, seq: int, digest: str) -> None:
+    """A head written by someone without the key (any key but the real one)."""
+    import hashlib
+    import hmac
+
+    forged = hmac.new(b"guess", f"{seq} {digest}".encode(), hashlib.sha256).hexdigest()
+    cloud.plugin.settings.audit_head.write_text(f"{seq:020d} {digest} {forged}\n")
+
+
+@pytest.mark.parametrize(
+    ("attack", "expected"),
+    [
+        ("delete log and head", "audit log"),
+        ("delete log", "is missing, but events were written"),
+        ("delete head", "the head is missing or damaged"),
+        ("cut and rewrite head", "the head's signature does not match"),
+        ("cut and stale head", "events were truncated from the end"),
+        ("delete key", "the head key"),
+        ("append forged events", "appended without the key"),
+    ],
+)
+def test_verify_fails_on_truncation_whatever_happens_to_the_head(cloud: Cloud, attack: str, expected: str) -> None:
+    from lanterna_cloud_stubs.audit import canonical, chain_hash
+
+    settings = cloud.plugin.settings
+    lines = five_events(cloud)
+    stale_head = settings.audit_head.read_text()  # a copy taken after five events
+    key = cloud.key("acme")
+    for _ in range(3):
+        cloud.run(cloud.http(key))
+    lines = cloud.audit_lines()
+    assert settings.audit_head.parent != settings.audit_log.parent  # the head lives apart from the log
+    if attack == "delete log and head":
+        settings.audit_log.unlink()
+        settings.audit_head.unlink()
+    elif attack == "delete log":
+        settings.audit_log.unlink()
+    elif attack == "delete head":
+        settings.audit_head.unlink()
+    elif attack == "cut and rewrite head":
+        rewrite(cloud, lines[:4])
+        last = json.loads(lines[3])
+        sign_like_an_attacker(cloud, last["seq"], last["hash"])
+    elif attack == "cut and stale head":
+        rewrite(cloud, lines[:4])
+        settings.audit_head.write_text(stale_head)
+    elif attack == "delete key":
+        settings.audit_key_file.unlink()
+    elif attack == "append forged events":
+        prev = json.loads(lines[-1])
+        for n in range(2):
+            record = {"kind": "audit", "action": "forged", "seq": prev["seq"] + 1, "prev": prev["hash"], "n": n}
+            record["hash"] = chain_hash(record)
+            lines.append(canonical(record))
+            prev = record
+        rewrite(cloud, lines)
+    cloud.reload()
+    report = cloud.plugin.audit.verify()
+    assert not report.ok
+    assert any(expected in p for p in report.problems), report.problems
+    result = lanterna(cloud.home, "audit", "verify")
+    assert result.returncode == 1 and expected in result.stderr
+
+
+def test_a_crash_between_log_and_head_leaves_a_log_that_verifies(cloud: Cloud) -> None:
+    settings = cloud.plugin.settings
+    five_events(cloud)
+    head = settings.audit_head.read_text()
+    cloud.run(cloud.http(cloud.key("acme")))
+    settings.audit_head.write_text(head)  # the head write of the last event never happened
+    assert cloud.plugin.audit.verify().ok
+
+
+def test_a_fresh_home_verifies_with_no_events(cloud: Cloud) -> None:
+    report = cloud.plugin.audit.verify()
+    assert report.ok and report.events == 0

@@ -238,3 +238,18 @@ def test_active_plan_for_a_cli_request_uses_the_local_tenant(cloud: Cloud) -> No
     cloud.plugin.entitlements.activate(license_file(cloud, tenant="local"))
     plan = cloud.host.call("active_plan", request=RequestContext(transport="cli"))
     assert plan.state == "valid" and plan.allows(FEATURE)
+
+
+def test_deleting_the_license_state_does_not_reset_the_trusted_time(cloud: Cloud) -> None:
+    now = time.time()
+    cloud.plugin.entitlements.activate(license_file(cloud, expires_at=now + DAY, grace_days=0))
+    assert evaluate(cloud).state == "valid"
+    # while the clock was 3 days ahead an operation was audited; then the clock goes back to now
+    cloud.plugin.audit.append({"kind": "audit", "action": "memory.search", "time": now + 3 * DAY})
+    cloud.plugin.settings.license_state.unlink()
+    cloud.reload()  # a new process: nothing remembered
+    ev = evaluate(cloud)
+    assert ev.state == "expired", "the audit log's newest event is a floor for the trusted time"
+    kinds = [e["type"] for e in map(json.loads, cloud.audit_lines()) if e.get("kind") == "security"]
+    assert kinds == ["license.state_reset", "clock.rollback"]
+    assert cloud.plugin.audit.verify().ok

@@ -1,15 +1,19 @@
 """An append-only audit log: one JSON line per event, fsync'd, each hash-chained to the previous.
 
 Each line carries ``seq`` (1, 2, …), ``prev`` (the previous line's hash) and ``hash``
-(SHA-256 of the line's other fields, canonical JSON). A small head file next to the log
-remembers the last ``seq``/``hash`` written, so cutting events off the end is detected too.
-Writers in several processes serialize on an ``flock`` of the log.
+(SHA-256 of the line's other fields, canonical JSON). A head file remembers the last
+``seq``/``hash`` written, signed with HMAC-SHA256 under a key that is created with the first
+event. By default head and key live in the state directory, apart from the log in the data
+directory: someone who can rewrite the log cannot rewrite or replay the head, and without the
+key nobody can write a head that verifies. Writers in several processes serialize on an
+``flock`` of the log. What ``verify`` does and does not detect is listed in docs/operating.md.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import hmac
 import json
 import os
 import threading
@@ -22,7 +26,7 @@ from typing import Any
 from lanterna_cloud_stubs.scrub import scrub
 
 GENESIS = "0" * 64
-_HEAD_WIDTH = 20 + 1 + 64 + 1
+_HEAD_WIDTH = 20 + 1 + 64 + 1 + 64 + 1
 
 
 def canonical(record: dict[str, Any]) -> str:
@@ -34,10 +38,67 @@ def chain_hash(record: dict[str, Any]) -> str:
     return hashlib.sha256(canonical(body).encode("utf-8")).hexdigest()
 
 
-class AuditLog:
+class HeadKey:
+    """The secret that signs audit heads: 32 random bytes in a file created once (mode 0600)."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.head_path = path.with_name(path.name + ".head")
+        self._key: bytes | None = None
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def load(self, create: bool = False) -> bytes | None:
+        if self._key is None:
+            try:
+                self._key = bytes.fromhex(self.path.read_text(encoding="ascii").strip())
+            except FileNotFoundError:
+                if not create:
+                    return None
+                self._key = self._create()
+            except ValueError:
+                raise AuditError(
+                    f"the audit head key {self.path} is damaged; restore it from a backup"
+                    " (a new key cannot vouch for the events already written)"
+                ) from None
+        return self._key
+
+    def _create(self) -> bytes:
+        import secrets
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(secrets.token_hex(32) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, self.path)  # fails if another process created it first: use theirs
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+        return bytes.fromhex(self.path.read_text(encoding="ascii").strip())
+
+    def sign(self, seq: int, digest: str) -> str:
+        key = self.load(create=True)
+        assert key is not None
+        return hmac.new(key, f"{seq} {digest}".encode("ascii"), hashlib.sha256).hexdigest()
+
+    def check(self, seq: int, digest: str, signature: str) -> bool:
+        key = self.load()
+        if key is None:
+            return False
+        expected = hmac.new(key, f"{seq} {digest}".encode("ascii"), hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected, signature)
+
+
+class AuditLog:
+    def __init__(self, path: Path, head_path: Path | None = None, key_path: Path | None = None) -> None:
+        self.path = path
+        self.head_path = head_path or path.with_name(path.name + ".head")
+        self.key = HeadKey(key_path or self.head_path.with_name(self.head_path.name + ".key"))
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._head_fd: int | None = None
@@ -89,21 +150,23 @@ class AuditLog:
             ) from None
 
     def _write_head(self, seq: int, digest: str) -> None:
-        # Not fsync'd: after a crash the head can only lag behind the fsync'd log, and a log
-        # longer than its head is accepted by verify; a head ahead of the log is truncation.
+        # fsync'd after the log: a crash between the two leaves the log one event ahead of its
+        # head, which verify accepts; more than one, or a head ahead of the log, is tampering.
         if self._head_fd is None:
+            self.head_path.parent.mkdir(parents=True, exist_ok=True)
             self._head_fd = os.open(self.head_path, os.O_RDWR | os.O_CREAT, 0o600)
-        os.pwrite(self._head_fd, f"{seq:020d} {digest}\n".encode(), 0)
+        os.pwrite(self._head_fd, f"{seq:020d} {digest} {self.key.sign(seq, digest)}\n".encode(), 0)
+        os.fsync(self._head_fd)
 
-    def read_head(self) -> tuple[int, str] | None:
+    def read_head(self) -> tuple[int, str, str] | None:
         try:
             text = self.head_path.read_text(encoding="ascii")
         except (FileNotFoundError, UnicodeDecodeError):
             return None
-        seq, _, digest = text.strip().partition(" ")
-        if len(text) != _HEAD_WIDTH or not seq.isdigit() or len(digest) != 64:
+        parts = text.split()
+        if len(text) != _HEAD_WIDTH or len(parts) != 3 or not parts[0].isdigit() or len(parts[1]) != 64:
             return None
-        return int(seq), digest
+        return int(parts[0]), parts[1], parts[2]
 
     def records(self) -> Iterator[dict[str, Any]]:
         try:
@@ -117,13 +180,26 @@ class AuditLog:
                 except ValueError:
                     continue
 
+    def last_time(self) -> float:
+        """The time of the newest event (0 when there is none or it is unreadable)."""
+        try:
+            line = _last_line(self.path, self.path.stat().st_size)
+            return float(json.loads(line)["time"]) if line else 0.0
+        except (OSError, ValueError, KeyError, TypeError):
+            return 0.0
+
     def tail(self, count: int) -> list[dict[str, Any]]:
         from collections import deque
 
         return list(deque(self.records(), maxlen=count))
 
     def verify(self) -> VerifyReport:
-        return verify_log(self.path, self.read_head(), self.head_path.exists())
+        report = verify_log(self.path, self.read_head(), self.head_path.exists(), self.key)
+        if not self.path.exists() and (self.head_path.exists() or self.key.exists()):
+            report.problems.insert(
+                0, f"the audit log {self.path} is missing, but events were written (its head or key exists): deleted"
+            )
+        return report
 
     def close(self) -> None:
         with self._lock:
@@ -148,10 +224,11 @@ class VerifyReport:
         return not self.problems
 
 
-def verify_log(path: Path, head: tuple[int, str] | None, head_exists: bool) -> VerifyReport:
+def verify_log(path: Path, head: tuple[int, str, str] | None, head_exists: bool, key: HeadKey) -> VerifyReport:
     """Check every line of the log; each problem says where and what happened."""
     problems: list[str] = []
     prev_hash, expected, count = GENESIS, 1, 0
+    hashes: dict[int, str] = {}
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -180,17 +257,35 @@ def verify_log(path: Path, head: tuple[int, str] | None, head_exists: bool) -> V
                 f"line {number} (seq {seq}): does not chain to line {number - 1}: an event before it was changed"
             )
         prev_hash, expected = digest, seq + 1
-    last_seq = expected - 1
+    problems += check_head(head, head_exists or bool(lines) or key.exists(), expected - 1, hashes, key)
+    return VerifyReport(events=count, problems=problems)
+
+
+def check_head(
+    head: tuple[int, str, str] | None, expected: bool, last_seq: int, hashes: dict[int, str], key: HeadKey
+) -> list[str]:
+    """Compare the signed head with the end of the chain (``hashes``: seq -> hash of the last two)."""
+    problems: list[str] = []
     if head is None:
-        if lines or head_exists:
-            problems.append("the head file is missing or damaged: truncation at the end cannot be ruled out")
-    elif head[0] > last_seq:
+        if expected:
+            problems.append("the head is missing or damaged: truncation at the end cannot be ruled out")
+        return problems
+    if not key.exists():
+        problems.append(f"the head key {key.path} is missing: the head cannot be trusted; restore the key")
+    elif not key.check(*head):
+        problems.append("the head's signature does not match: the head was rewritten or copied from elsewhere")
+    if head[0] > last_seq:
         problems.append(
             f"the log ends at seq {last_seq} but seq {head[0]} was written: events were truncated from the end"
         )
-    elif head[0] == last_seq and head[1] != prev_hash:
-        problems.append(f"the last event (seq {last_seq}) is not the one written: it was replaced")
-    return VerifyReport(events=count, problems=problems)
+    elif head[0] in hashes and head[1] != hashes[head[0]]:
+        problems.append(f"the event at seq {head[0]} is not the one written: it was replaced")
+    elif head[0] < last_seq - 1:
+        problems.append(
+            f"the log goes on to seq {last_seq} but the head was signed at seq {head[0]}: events after it were"
+            " appended without the key (forged) or the head was replaced by an older one"
+        )
+    return problems
 
 
 def _last_line(path: Path, size: int) -> bytes | None:

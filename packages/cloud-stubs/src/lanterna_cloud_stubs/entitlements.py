@@ -10,7 +10,9 @@ is retried at most every 5 minutes, so an outage does not slow every operation.
 
 The newest time seen (local clock or the validator's) is kept as the last trusted time. A
 clock set more than 5 minutes before it is reported, and license dates are then judged at
-the last trusted time, so setting the clock back cannot revive a license.
+the last trusted time, so setting the clock back cannot revive a license. Deleting the state
+does not reset it: the time of the newest audit event is a floor (and deleting the audit log
+fails ``lanterna audit verify``); a reset is reported as a ``license.state_reset`` event.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from lanterna.types import Plan
+from lanterna_cloud_stubs.database import SCHEMA, Database
 from lanterna_cloud_stubs.licensefile import License, LicenseError, iso, load_license
 from lanterna_cloud_stubs.settings import Settings
 
@@ -34,6 +37,27 @@ OFFLINE_GRACE_SECONDS = 7 * 86400
 RETRY_SECONDS = 300
 ROLLBACK_TOLERANCE = 300
 TRUSTED_TIME_STEP = 60
+STATE_REREAD_SECONDS = 1.0
+
+
+class PgLicenseState:
+    """The license state in the shared PostgreSQL: one row, the same JSON as the state file."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def load(self) -> dict[str, Any]:
+        with self.db.connection() as conn:
+            row = conn.execute(f"SELECT value FROM {SCHEMA}.license_state WHERE name = 'state'").fetchone()
+        return dict(json.loads(row[0])) if row else {}
+
+    def save(self, state: dict[str, Any]) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(
+                f"INSERT INTO {SCHEMA}.license_state VALUES ('state', %s)"
+                " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (json.dumps(state, sort_keys=True),),
+            )
 
 
 @dataclass
@@ -70,10 +94,15 @@ class Entitlements:
         settings: Settings,
         clock: Callable[[], float] = time.time,
         on_security: Callable[[str, str, str, str | None], None] | None = None,
+        floor: Callable[[], float] | None = None,
+        state_store: PgLicenseState | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.on_security = on_security or (lambda kind, severity, message, tenant: None)
+        self.floor = floor or (lambda: 0.0)
+        self.state_store = state_store
+        self._state_read_at = float("-inf")
         self._lock = threading.RLock()
         self._licenses: dict[str, tuple[tuple[int, int] | None, License | None, str]] = {}
         self._state: dict[str, Any] = {}
@@ -250,6 +279,17 @@ class Entitlements:
         now = self.clock()
         with self._lock:
             state = self._load_state()
+            if "last_trusted_time" not in state and (floor := self.floor()) > 0:
+                # The state was deleted or reset, but the audit log shows time has passed.
+                state["last_trusted_time"] = floor
+                self._save_state(state)
+                self.on_security(
+                    "license.state_reset",
+                    "critical",
+                    f"the license state was missing or reset; the last trusted time ({iso(floor)}) was restored"
+                    " from the audit log",
+                    None,
+                )
             last = float(state.get("last_trusted_time", 0.0))
             if now + ROLLBACK_TOLERANCE < last:
                 message = (
@@ -268,6 +308,10 @@ class Entitlements:
         return now, ""
 
     def _load_state(self) -> dict[str, Any]:
+        if self.state_store is not None:
+            if time.monotonic() - self._state_read_at > STATE_REREAD_SECONDS:
+                self._state, self._state_read_at = self.state_store.load(), time.monotonic()
+            return self._state
         path = self.settings.license_state
         try:
             st = path.stat()
@@ -284,6 +328,10 @@ class Entitlements:
         return self._state
 
     def _save_state(self, state: dict[str, Any]) -> None:
+        if self.state_store is not None:
+            self.state_store.save(state)
+            self._state, self._state_read_at = state, time.monotonic()
+            return
         path = self.settings.license_state
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")

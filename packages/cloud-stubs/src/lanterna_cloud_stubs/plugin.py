@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from lanterna_cloud_stubs.entitlements import Entitlements
     from lanterna_cloud_stubs.keys import KeyStore, PgKeyStore
     from lanterna_cloud_stubs.metering import Metering
+    from lanterna_cloud_stubs.pg_audit import PgAuditLog
     from lanterna_cloud_stubs.pg_metering import PgMetering
     from lanterna_cloud_stubs.policy import Policy
     from lanterna_cloud_stubs.tenancy import Tenancy
@@ -100,16 +101,26 @@ class CloudStubs:
         return Metering(self.settings.usage_db, self.settings.meter_event_name)
 
     @cached_property
-    def audit(self) -> AuditLog:
+    def audit(self) -> AuditLog | PgAuditLog:
+        if self.database is not None:
+            from lanterna_cloud_stubs.audit import HeadKey
+            from lanterna_cloud_stubs.pg_audit import PgAuditLog
+
+            return PgAuditLog(self.database, HeadKey(self.settings.audit_key_file))
         from lanterna_cloud_stubs.audit import AuditLog
 
-        return AuditLog(self.settings.audit_log)
+        return AuditLog(self.settings.audit_log, self.settings.audit_head, self.settings.audit_key_file)
 
     @cached_property
     def entitlements(self) -> Entitlements:
         from lanterna_cloud_stubs.entitlements import Entitlements
 
-        return Entitlements(self.settings, on_security=self._security)
+        state = None
+        if self.database is not None:
+            from lanterna_cloud_stubs.entitlements import PgLicenseState
+
+            state = PgLicenseState(self.database)
+        return Entitlements(self.settings, on_security=self._security, floor=self.audit.last_time, state_store=state)
 
     def local_tenant(self) -> str:
         return self.tenancy.identify(RequestContext(transport="cli")).tenant

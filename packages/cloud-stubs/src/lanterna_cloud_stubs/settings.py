@@ -27,6 +27,8 @@ class Settings:
     usage_db: Path
     meter_sink: Path
     audit_log: Path
+    audit_head: Path
+    audit_key_file: Path
     license_dir: Path
     license_state: Path
     validator_url: str | None
@@ -70,6 +72,8 @@ class Settings:
             usage_db=path("usage_db", data / "usage.sqlite3"),
             meter_sink=path("meter_sink", data / "meter-events.jsonl"),
             audit_log=path("audit_log", data / "audit.jsonl"),
+            audit_head=path("audit_head", state / "audit.head"),
+            audit_key_file=path("audit_key_file", state / "audit-head.key"),
             license_dir=path("license_dir", state / "licenses"),
             license_state=state / "license-state.json",
             validator_url=str(lic["validator_url"]).rstrip("/") if lic.get("validator_url") else None,
