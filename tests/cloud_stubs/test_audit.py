@@ -84,12 +84,13 @@ def test_verify_and_tail_commands_on_an_intact_log(cloud: Cloud) -> None:
     result = lanterna(cloud.home, "audit", "verify")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("audit log intact: 5 events")
-    tail = lanterna(cloud.home, "audit", "tail", "-n", "2")
+    tail = lanterna(cloud.home, "audit", "tail", "-n", "3")
     assert tail.returncode == 0, tail.stderr
     out = tail.stdout.splitlines()
-    assert len(out) == 2 and "memory.get" in out[0] and "memory.read repo:/r -> success" in out[1]
+    assert len(out) == 3 and "memory.get" in out[0] and "memory.read repo:/r -> success" in out[1]
+    assert "admin.audit_verify audit -> success" in out[2]  # the admin command is audited too
     as_json = json.loads(lanterna(cloud.home, "audit", "tail", "-n", "1", "--json").stdout)
-    assert as_json[0]["seq"] == 5
+    assert as_json[0]["seq"] == 7 and as_json[0]["action"] == "admin.audit_tail"
 
 
 def test_secrets_and_newlines_are_scrubbed_from_values(cloud: Cloud) -> None:

@@ -4,8 +4,11 @@ No ``from __future__ import annotations`` here: typer reads the parameter annota
 time, and they name objects local to ``register``.
 """
 
+import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -29,6 +32,39 @@ def parse_when(text: str, now: float) -> float:
     except ValueError:
         raise ValueError(f"'{text}' is not a time: use 7d, 24h, 30m or an ISO date such as 2026-11-01") from None
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+
+
+@contextmanager
+def guarded(plugin: "CloudStubs", action: str, resource: str, tenant: str | None = None) -> Iterator[str]:
+    """Run an admin command as a guarded operation of the caller (``LANTERNA_API_KEY`` or the
+    local operator): the policy decides, usage and audit are recorded; yields the caller's
+    tenant. A caller identified by an API key acts on its own tenant only."""
+    from lanterna.guard import Denied, Guard
+    from lanterna.plugins import get_host
+    from lanterna.types import RequestContext
+
+    if plugin.database is not None:
+        with plugin.database.connection():
+            pass  # an unreachable database is one clear line, before any hook runs
+    op = Guard(get_host()).operation(RequestContext(transport="cli"), action, resource)
+    try:
+        op.__enter__()
+    except Denied as denial:
+        raise _fail(f"refused: {denial.reason}") from None
+    try:
+        caller = op.request.tenant or ""
+        if tenant is not None and tenant != caller and os.environ.get("LANTERNA_API_KEY"):
+            raise _fail(f"refused: this API key belongs to tenant '{caller}' and cannot act on another tenant")
+        yield caller
+    except BaseException as exc:
+        op.__exit__(type(exc), exc, exc.__traceback__)
+        raise
+    op.__exit__(None, None, None)
+
+
+def confined() -> bool:
+    """Whether the caller is an API key (limited to its tenant) rather than the local operator."""
+    return bool(os.environ.get("LANTERNA_API_KEY"))
 
 
 def register(cli: Any, plugin: "CloudStubs") -> None:
@@ -56,6 +92,12 @@ def register(cli: Any, plugin: "CloudStubs") -> None:
         except ValueError as exc:
             raise _fail(str(exc), 2) from None
         name = tenant or plugin.local_tenant()
+        own = tenant is None or tenant == plugin.local_tenant()
+        action = "admin.usage_flush" if flush else "usage.summary" if own else "admin.usage"
+        with guarded(plugin, action, f"tenant:{name}", tenant=name):
+            _usage(name, start, end, outbox, flush, as_json)
+
+    def _usage(name: str, start: float, end: float, outbox: bool, flush: bool, as_json: bool) -> None:
         summary = plugin.metering.summary(name, start, end)
         data = {
             "tenant": name,
@@ -86,7 +128,8 @@ def register(cli: Any, plugin: "CloudStubs") -> None:
     @audit.command("verify")
     def audit_verify(as_json: json_option = False) -> None:
         """Check the whole chain: any edited, deleted, reordered or truncated event is reported."""
-        report = plugin.audit.verify()
+        with guarded(plugin, "admin.audit_verify", "audit"):
+            report = plugin.audit.verify()
         if as_json:
             _json({"ok": report.ok, "events": report.events, "problems": report.problems})
         elif report.ok:
@@ -103,7 +146,10 @@ def register(cli: Any, plugin: "CloudStubs") -> None:
         as_json: json_option = False,
     ) -> None:
         """Show the last audit events."""
-        records = plugin.audit.tail(count)
+        with guarded(plugin, "admin.audit_tail", "audit") as caller:
+            records = plugin.audit.tail(count)
+        if confined():
+            records = [r for r in records if r.get("tenant") == caller]
         if as_json:
             return _json(records)
         for r in records:
@@ -124,7 +170,9 @@ def register(cli: Any, plugin: "CloudStubs") -> None:
         as_json: json_option = False,
     ) -> None:
         """Show the plan in force: valid, grace or expired, and why."""
-        ev = plugin.entitlements.evaluate(tenant or plugin.local_tenant())
+        name = tenant or plugin.local_tenant()
+        with guarded(plugin, "license.status", f"tenant:{name}", tenant=name):
+            ev = plugin.entitlements.evaluate(name)
         data = ev.as_dict()
         if as_json:
             return _json(data)
@@ -143,7 +191,8 @@ def register(cli: Any, plugin: "CloudStubs") -> None:
     def license_activate(file: Annotated[Path, typer.Argument(help="The license file you received.")]) -> None:
         """Verify a license file's signature and install it for its tenant."""
         try:
-            ev = plugin.entitlements.activate(file)
+            with guarded(plugin, "license.activate", str(file)):
+                ev = plugin.entitlements.activate(file)
         except LicenseError as exc:
             raise _fail(str(exc), 2) from None
         data = ev.as_dict()
@@ -164,7 +213,8 @@ def register(cli: Any, plugin: "CloudStubs") -> None:
         role: Annotated[list[str] | None, typer.Option("--role", help="Role (repeatable).")] = None,
     ) -> None:
         """Create an API key; it is shown once and stored only as a hash."""
-        key, record = plugin.keys.create(tenant, user or f"{tenant}-key", tuple(role or ["member"]))
+        with guarded(plugin, "tenant.key_create", f"tenant:{tenant}", tenant=tenant):
+            key, record = plugin.keys.create(tenant, user or f"{tenant}-key", tuple(role or ["member"]))
         print(
             f"created {record.id} for tenant {tenant} (roles: {', '.join(record.roles)}); copy the key now,"
             " it is not stored and will not be shown again:",
@@ -175,9 +225,11 @@ def register(cli: Any, plugin: "CloudStubs") -> None:
     @tenant_app.command("keys")
     def keys_list(as_json: json_option = False) -> None:
         """List API keys (ids, tenants, roles; never the keys)."""
+        with guarded(plugin, "tenant.keys", "keys") as caller:
+            records = [r for r in plugin.keys.records() if not confined() or r.tenant == caller]
         rows = [
             {"id": r.id, "tenant": r.tenant, "user": r.user, "roles": list(r.roles), "revoked": r.revoked}
-            for r in plugin.keys.records()
+            for r in records
         ]
         if as_json:
             return _json(rows)
@@ -188,6 +240,11 @@ def register(cli: Any, plugin: "CloudStubs") -> None:
     @tenant_app.command("key-revoke")
     def key_revoke(key_id: Annotated[str, typer.Argument(help="Key id from `lanterna tenant keys`.")]) -> None:
         """Revoke an API key by its id."""
-        if not plugin.keys.revoke(key_id):
+        with guarded(plugin, "tenant.key_revoke", f"key:{key_id}") as caller:
+            owner = next((r.tenant for r in plugin.keys.records() if r.id == key_id), None)
+            if confined() and owner not in (None, caller):
+                raise _fail(f"refused: key '{key_id}' belongs to another tenant than this API key")
+            found = plugin.keys.revoke(key_id)
+        if not found:
             raise _fail(f"no API key with id '{key_id}'; `lanterna tenant keys` lists them", 2)
         print(f"revoked {key_id}")

@@ -16,6 +16,8 @@ from lanterna.types import AuditEvent, Identity, Plan, RequestContext, SecurityE
 from lanterna_cloud_stubs.settings import Settings
 
 T = TypeVar("T")
+#: The plugin's own admin commands: authorized and audited, but neither metered nor under quota.
+MANAGEMENT_ACTIONS = ("admin.", "tenant.", "license.", "usage.")
 _build_lock = threading.RLock()
 
 
@@ -142,12 +144,15 @@ class CloudStubs:
     # -- metering ----------------------------------------------------------------------
 
     @hookimpl
-    def check_quota(self, request: RequestContext, plan: Plan) -> str | None:
+    def check_quota(self, request: RequestContext, action: str, plan: Plan) -> str | None:
+        if action.startswith(MANAGEMENT_ACTIONS):
+            return None
         return self.metering.check_quota(request.tenant or "", request.request_id, plan)
 
     @hookimpl
     def record_usage(self, request: RequestContext, event: UsageEvent) -> None:
-        self.metering.record(event, request.request_id)
+        if not event.action.startswith(MANAGEMENT_ACTIONS):
+            self.metering.record(event, request.request_id)
 
     @hookimpl
     def usage_summary(self, tenant: str, since: float, until: float) -> UsageSummary:
