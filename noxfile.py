@@ -11,7 +11,7 @@ from pathlib import Path
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "tests", "core_only", "cloud_stubs", "github_pat", "team", "build"]
+nox.options.sessions = ["lint", "tests", "core_only", "cloud_stubs", "github_pat", "team", "author_kit", "build"]
 nox.options.error_on_missing_interpreters = True
 
 ROOT = Path(__file__).parent
@@ -98,6 +98,16 @@ def team(session: nox.Session) -> None:
         session.run("pytest", "tests/team", *session.posargs, env={"LANTERNA_TEST_PG_URL": str(url).strip()})
     finally:
         session.run("python", "-m", "tests.team.pgserver", "stop", str(root))
+
+
+@nox.session
+def author_kit(session: nox.Session) -> None:
+    """A plugin author's three commands (new, install -e, pytest) in a fresh venv with the core wheel."""
+    outdir = Path(session.create_tmp()) / "wheels"
+    shutil.rmtree(outdir, ignore_errors=True)
+    session.install("build")
+    wheel = build_wheel(session, CORE, outdir)
+    session.run("python", "bench/author_quickstart.py", "--wheel", str(wheel))
 
 
 @nox.session

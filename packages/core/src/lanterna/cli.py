@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from lanterna import __version__
+from lanterna.authoring import plugin_app
 from lanterna.config import ConfigError
 from lanterna.console import JsonOption, fail, print_json
 from lanterna.errors import UserError
@@ -21,6 +22,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(plugin_app)
 
 
 def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
