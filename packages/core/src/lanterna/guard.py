@@ -78,7 +78,7 @@ class Guard:
 
 
 class Operation:
-    __slots__ = ("action", "feature", "guard", "plan", "request", "resource", "started", "token")
+    __slots__ = ("action", "feature", "guard", "plan", "request", "resource", "stage", "started", "token")
 
     def __init__(self, guard: Guard, request: RequestContext, action: str, resource: str, feature: str | None) -> None:
         self.guard = guard
@@ -88,11 +88,32 @@ class Operation:
         self.feature = feature
         self.plan: Plan = FREE_PLAN
         self.started = 0.0
+        #: The hook the operation is calling (or called last): named when one does not answer.
+        self.stage = ""
 
     def __enter__(self) -> Operation:
+        self.check()
+        self.begin()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.end()
+        self.finish(exc)
+
+    # The steps of ``with``, for a caller that runs the blocking hooks on another thread than
+    # the operation (the MCP server keeps them off its event loop): ``check()`` and
+    # ``finish()`` call plugins and may block; ``begin()`` and ``end()`` set and reset
+    # ``current_request()`` and must run in the operation's own context.
+
+    def check(self) -> None:
+        """Resolve the tenant, then entitlements, authorize and quota; raises ``Denied``."""
         host = self.guard.host
         try:
+            self.stage = "tenant_from_request"
             self.request = self._resolve_tenant(host)
+            self.stage = "active_plan"
             self.plan = self._plan(host)
             if self.feature is not None and not self.plan.allows(self.feature):
                 raise Denied(
@@ -100,23 +121,28 @@ class Operation:
                     f"'{self.action}' needs the '{self.feature}' feature, which the {self.plan.tier} plan"
                     f" ({self.plan.state}) does not include; activate a license that does",
                 )
+            self.stage = "authorize"
             self._decide(host, "authorize", action=self.action, resource=self.resource)
+            self.stage = "check_quota"
             self._decide(host, "check_quota", action=self.action, plan=self.plan)
             if self.guard.audit_fail_closed:
+                self.stage = "record_audit_event"
                 self._audit("started")
         except Denied as denial:
             self._audit("denied", denial.reason, raising=False)
             if denial.stage in ("tenancy", "authorize"):
                 self._security_event(denial)
             raise
+
+    def begin(self) -> None:
         self.token = _current_request.set(self.request)
         self.started = time.perf_counter()
-        return self
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def end(self) -> None:
         _current_request.reset(self.token)
+
+    def finish(self, exc: BaseException | None) -> None:
+        """Record usage and the audit event of the operation that ended with ``exc`` (None: success)."""
         host = self.guard.host
         outcome = "success" if exc is None else "error"
         duration_ms = (time.perf_counter() - self.started) * 1000
@@ -130,8 +156,10 @@ class Operation:
             outcome=outcome,
             duration_ms=duration_ms,
         )
+        self.stage = "record_usage"
         host.call("record_usage", isolate=True, request=request, event=event)
         reason = "" if exc is None else type(exc).__name__
+        self.stage = "record_audit_event"
         if exc is None:
             self._audit(outcome, reason, raising=self.guard.audit_fail_closed)
         else:

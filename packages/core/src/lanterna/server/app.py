@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError as MCPToolError
@@ -28,6 +29,7 @@ from lanterna import __version__
 from lanterna.errors import UserError
 from lanterna.guard import Denied, Guard
 from lanterna.plugins import PluginHost, _one_line, get_host
+from lanterna.server.offload import Offload
 from lanterna.server.tools import ToolError, ToolRegistry, ToolSpec, collect_tools
 from lanterna.types import RequestContext, Transport
 
@@ -94,8 +96,11 @@ def request_from_context(ctx: Context | None, transport: Transport) -> RequestCo
     return RequestContext(transport=transport)
 
 
-def guarded_tool(spec: ToolSpec, guard: Guard, transport: Transport) -> Callable[..., Any]:
+def guarded_tool(
+    spec: ToolSpec, guard: Guard, transport: Transport, offload: Offload | None = None
+) -> Callable[..., Any]:
     """A function with ``spec.fn``'s schema whose body runs ``spec.fn`` inside the guard."""
+    offload = offload or Offload(guard.host)
     fn = spec.fn
     try:
         # ``Context`` resolves even when the plugin imported it only under TYPE_CHECKING.
@@ -128,25 +133,31 @@ def guarded_tool(spec: ToolSpec, guard: Guard, transport: Transport) -> Callable
             " the server log (stderr) has the details; report it to the plugin's authors if it persists"
         )
 
-    if inspect.iscoroutinefunction(fn):
+    is_async = inspect.iscoroutinefunction(fn)
 
-        async def wrapper(**kwargs: Any) -> Any:
+    async def wrapper(**kwargs: Any) -> Any:
+        # Every tool is async for the SDK: the guard's hooks and plain tools run on threads
+        # (``offload``), so no plugin blocks the event loop that serves every client.
+        try:
+            request, resource = prepare(kwargs)
+            op = guard.operation(request, spec.action, resource, feature=spec.feature)
+            await offload.check(op)
+            op.begin()
             try:
-                request, resource = prepare(kwargs)
-                with guard.operation(request, spec.action, resource, feature=spec.feature):
-                    return await fn(**kwargs)
-            except (Exception, SystemExit) as exc:  # every failure becomes an MCP error; exit() stops no server
-                raise failure(exc) from exc
-
-    else:
-
-        def wrapper(**kwargs: Any) -> Any:  # type: ignore[misc]
-            try:
-                request, resource = prepare(kwargs)
-                with guard.operation(request, spec.action, resource, feature=spec.feature):
-                    return fn(**kwargs)
-            except (Exception, SystemExit) as exc:
-                raise failure(exc) from exc
+                if is_async:
+                    result = await fn(**kwargs)
+                else:
+                    result = await offload.tool(op.request.tenant or "", fn, **kwargs)
+            except BaseException as exc:
+                op.end()
+                with anyio.CancelScope(shield=True):  # a cancelled call is still recorded
+                    await offload.finish(op, exc)
+                raise
+            op.end()
+            await offload.finish(op, None)
+            return result
+        except (Exception, SystemExit) as exc:  # every failure becomes an MCP error; exit() stops no server
+            raise failure(exc) from exc
 
     wrapper.__name__ = spec.name
     wrapper.__qualname__ = spec.name
@@ -168,6 +179,7 @@ def build_server(
     host = host or get_host()
     registry = registry if registry is not None else collect_tools(host)
     guard = Guard(host)
+    offload = Offload(host)
     lifecycle = Lifecycle(host)
 
     @asynccontextmanager
@@ -190,7 +202,7 @@ def build_server(
     for spec in registry.tools.values():
         try:
             server.add_tool(
-                guarded_tool(spec, guard, transport),
+                guarded_tool(spec, guard, transport, offload),
                 name=spec.name,
                 title=spec.title,
                 description=spec.description,

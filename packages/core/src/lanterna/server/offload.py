@@ -1,0 +1,111 @@
+"""Keep the server's event loop free: guard hooks and plain tools run on worker threads, bounded.
+
+Plugins' hooks block (files, SQLite, network), and the MCP SDK serves every client on one
+event loop, so:
+
+- The guard's checks and records run on threads of their own (not the tools' pool), at most
+  ``[guard] hook_threads`` (default 32) at once. A check that does not answer within
+  ``[guard] hook_timeout_s`` (default 10 s) denies the operation, naming the hook and the
+  plugins that implement it; the thread is left to finish. When that many hook calls are
+  still running, new operations are refused at once instead of queueing behind them.
+- Plain (``def``) tools run on worker threads with at most ``TOOL_THREADS_PER_TENANT`` per
+  tenant, so one tenant's slow calls queue behind each other, not in front of other tenants.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import functools
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import anyio
+import anyio.to_thread
+
+from lanterna.guard import Denied, Operation
+from lanterna.plugins import PluginHost
+
+log = logging.getLogger("lanterna.server")
+T = TypeVar("T")
+
+DEFAULT_HOOK_TIMEOUT_S = 10.0
+DEFAULT_HOOK_THREADS = 32
+TOOL_THREADS_PER_TENANT = 8
+
+
+class Offload:
+    def __init__(self, host: PluginHost) -> None:
+        self.host = host
+        self.timeout_s = float(host.config.get("guard", "hook_timeout_s", DEFAULT_HOOK_TIMEOUT_S))
+        self.max_threads = int(host.config.get("guard", "hook_threads", DEFAULT_HOOK_THREADS))
+        self.running = 0  # hook calls on threads, abandoned ones included
+        self._lock = threading.Lock()
+        self._tool_limiters: dict[str, anyio.CapacityLimiter] = {}
+
+    async def check(self, op: Operation) -> None:
+        """``op.check()`` off the loop; a hook that does not answer in time denies."""
+        if not await self._run(op.check):
+            names = ", ".join(i.plugin_name for i in self.host.implementations(op.stage)) or "none"
+            log.warning("%s hook did not answer within %.0f s (plugins: %s)", op.stage, self.timeout_s, names)
+            raise Denied(
+                "timeout",
+                f"refused: the {op.stage} hook did not answer within {self.timeout_s:.0f} s (plugins: {names});"
+                " nothing ran; retry, and ask the server's operator to fix or disable the slow plugin",
+            )
+
+    async def finish(self, op: Operation, exc: BaseException | None) -> None:
+        """``op.finish(exc)`` off the loop. When audit is required, wait for it to be written."""
+        if op.guard.audit_fail_closed:
+            await anyio.to_thread.run_sync(op.finish, exc)
+        elif not await self._run(functools.partial(op.finish, exc)):
+            log.warning("%s hook did not answer within %.0f s; it goes on in the background", op.stage, self.timeout_s)
+
+    async def tool(self, tenant: str, fn: Callable[..., T], **kwargs: Any) -> T:
+        """A plain tool on a worker thread, at most ``TOOL_THREADS_PER_TENANT`` per tenant."""
+        limiter = self._tool_limiters.get(tenant)
+        if limiter is None:
+            limiter = self._tool_limiters[tenant] = anyio.CapacityLimiter(TOOL_THREADS_PER_TENANT)
+        return await anyio.to_thread.run_sync(functools.partial(fn, **kwargs), limiter=limiter)
+
+    async def _run(self, fn: Callable[[], None]) -> bool:
+        """Run ``fn`` on a thread of its own; False when it did not return within the timeout.
+
+        Not anyio's pool: a thread that is given up on keeps its slot in ``running`` until it
+        really ends, and it is started at once, so the count can neither leak nor queue.
+        """
+        with self._lock:
+            if self.running >= self.max_threads:
+                raise Denied(
+                    "busy",
+                    f"the server is busy: {self.running} plugin hook calls are still running; retry in a moment",
+                )
+            self.running += 1
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+
+        def settle(error: BaseException | None) -> None:
+            if not done.done():
+                done.set_exception(error) if error is not None else done.set_result(None)
+
+        def target() -> None:
+            error: BaseException | None = None
+            try:
+                fn()
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting task
+                error = exc
+            finally:
+                with self._lock:
+                    self.running -= 1
+            with contextlib.suppress(RuntimeError):  # the server stopped meanwhile; nobody waits
+                loop.call_soon_threadsafe(settle, error)
+
+        context = contextvars.copy_context()
+        threading.Thread(target=context.run, args=(target,), name="lanterna-hook", daemon=True).start()
+        with anyio.move_on_after(self.timeout_s):
+            await asyncio.shield(done)
+            return True
+        return False
