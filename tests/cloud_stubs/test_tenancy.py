@@ -66,6 +66,15 @@ def test_key_with_another_tenants_header_is_denied(cloud: Cloud) -> None:
     assert cloud.run(cloud.http(key_a, x_tenant_id="tenant-a")) == "tenant-a"
     denied = denial(cloud, cloud.http(key_a, x_tenant_id="tenant-b"))
     assert denied.stage == "tenancy" and "belongs to another tenant" in str(denied)
+    # the audit says whose key tried it (tenant, user, key id), never the key itself
+    record = next(r for r in cloud.plugin.keys.records() if r.tenant == "tenant-a")
+    events = [json.loads(line) for line in cloud.audit_lines()]
+    audit = next(e for e in events if e["kind"] == "audit" and e["outcome"] == "denied")
+    assert audit["tenant"] == "tenant-a" and audit["actor"] == "tenant-a-user"
+    assert f"key_id={record.id}" in audit["reason"]
+    security = next(e for e in events if e["kind"] == "security" and e["type"] == "tenancy.denied")
+    assert security["tenant"] == "tenant-a" and security["detail"]["key_id"] == record.id
+    assert key_a not in "\n".join(cloud.audit_lines())
 
 
 def test_tenant_header_alone_needs_a_trusted_gateway(cloud: Cloud) -> None:

@@ -32,7 +32,10 @@ class Tenancy:
             if claimed is not None and claimed != record.tenant:
                 raise Refused(
                     "this API key belongs to another tenant than the x-tenant-id header names;"
-                    " send the key of that tenant or drop the header"
+                    " send the key of that tenant or drop the header",
+                    tenant=record.tenant,
+                    user=record.user,
+                    key_id=record.id,
                 )
             return Identity(tenant=record.tenant, user=record.user, roles=record.roles)
         if request.transport == "http":

@@ -41,10 +41,12 @@ def current_request() -> RequestContext:
 class Denied(Exception):
     """The guard refused an operation. ``str()`` is one line saying why and what to do."""
 
-    def __init__(self, stage: str, reason: str) -> None:
+    def __init__(self, stage: str, reason: str, detail: dict[str, str] | None = None) -> None:
         super().__init__(reason)
         self.stage = stage
         self.reason = reason
+        #: What the audit and security events record beyond the reason (e.g. a key id).
+        self.detail = detail or {}
 
 
 class Guard:
@@ -129,7 +131,8 @@ class Operation:
                 self.stage = "record_audit_event"
                 self._audit("started")
         except Denied as denial:
-            self._audit("denied", denial.reason, raising=False)
+            detail = "".join(f"; {k}={v}" for k, v in sorted(denial.detail.items()))
+            self._audit("denied", denial.reason + detail, raising=False)
             if denial.stage in ("tenancy", "authorize"):
                 self._security_event(denial)
             raise
@@ -172,8 +175,12 @@ class Operation:
         try:
             identity = host.call("tenant_from_request", request=request)
         except HookFailed as failure:
-            if isinstance(failure.error, Refused):
-                raise Denied("tenancy", f"request refused: {failure.error}") from None
+            refusal = failure.error
+            if isinstance(refusal, Refused):
+                # who was refused, when the plugin knows: the audit names them, not "nobody"
+                self.request = replace(request, tenant=refusal.tenant, user=refusal.user or request.user)
+                detail = {"key_id": refusal.key_id} if refusal.key_id else {}
+                raise Denied("tenancy", f"request refused: {refusal}", detail) from None
             raise Denied("tenancy", f"request refused: {failure}") from None
         if identity is None:
             raise Denied("tenancy", "no tenant could be resolved for this request; configure a tenancy plugin")
@@ -230,6 +237,6 @@ class Operation:
             tenant=request.tenant,
             actor=request.user,
             request_id=request.request_id,
-            detail={"action": self.action, "resource": self.resource},
+            detail={"action": self.action, "resource": self.resource, **denial.detail},
         )
         self.guard.host.call("record_security_event", isolate=True, event=event)

@@ -23,7 +23,15 @@ class Refused(Exception):
 
     The guard denies with this message as the reason (so it must say what to do and never
     contain a secret); unlike any other exception it is not counted as a plugin failure.
+    ``tenant``, ``user`` and ``key_id`` say who was refused when the hook knows it (a valid
+    key that claims another tenant): the audit and security events record them, never the key.
     """
+
+    def __init__(
+        self, reason: str = "", *, tenant: str | None = None, user: str | None = None, key_id: str | None = None
+    ) -> None:
+        super().__init__(reason)
+        self.tenant, self.user, self.key_id = tenant, user, key_id
 
 
 def new_request_id() -> str:
