@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from lanterna import hookimpl
 from lanterna.config import Config
+from lanterna.errors import UserError
 from lanterna.types import AuditEvent, Identity, Plan, RequestContext, SecurityEvent, UsageEvent, UsageSummary
 from lanterna_cloud_stubs.settings import Settings
 
@@ -208,6 +209,22 @@ class CloudStubs:
         from lanterna_cloud_stubs.commands import register
 
         register(cli, self)
+
+    @hookimpl
+    def check_health(self) -> str | None:
+        if self.database is None:
+            return None
+        problem = None
+        for _ in range(2):  # a pooled connection the server dropped fails once, then is replaced
+            try:
+                with self.database.connection() as conn:
+                    conn.execute("SELECT 1")
+                return None
+            except UserError as exc:
+                return str(exc)
+            except Exception as exc:  # noqa: BLE001 - any failure is the answer
+                problem = f"cloud database unreachable ({type(exc).__name__})"
+        return problem
 
     @hookimpl
     def shutdown(self) -> None:

@@ -187,6 +187,16 @@ def shutdown() -> None:
     """Called once when that process stops: flush buffers, close files and connections."""
 
 
+@hookspec
+def check_health() -> str | None:
+    """Is the store this plugin depends on usable right now? ``None`` if so, else one line why.
+
+    The HTTP server's ``/healthz`` and ``/readyz`` call it on a worker thread for a load
+    balancer: keep it quick (one trivial query, a short timeout), and do not open a store
+    that was never opened: report on what this process already uses.
+    """
+
+
 FAMILIES: dict[str, str] = {
     "tenant_from_request": "tenancy",
     "authorize": "tenancy",
@@ -202,6 +212,7 @@ FAMILIES: dict[str, str] = {
     "register_embedders": "surfaces",
     "startup": "lifecycle",
     "shutdown": "lifecycle",
+    "check_health": "lifecycle",
 }
 
 #: Families whose implementation by a plugin turns Lanterna into "cloud" mode.

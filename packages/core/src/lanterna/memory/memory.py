@@ -40,6 +40,12 @@ class MemoryPlugin:
         register_tools(register)
 
     @hookimpl(trylast=True)
+    def check_health(self) -> str | None:
+        from lanterna.memory import runtime
+
+        return runtime.ping()
+
+    @hookimpl(trylast=True)
     def shutdown(self) -> None:
         # Only release connections: the embedded Postgres is stopped when the process exits
         # (runtime's atexit), and Pixeltable cannot be initialised twice in one process, so a

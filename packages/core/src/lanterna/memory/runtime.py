@@ -131,6 +131,21 @@ def started() -> RuntimeSettings | None:
     return _started
 
 
+def ping() -> str | None:
+    """``None`` when the store this process opened answers a trivial query (or none is open)."""
+    if _started is None:
+        return None
+    from pixeltable.env import Env
+    from sqlalchemy import text
+
+    try:
+        with Env.get().engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure is the answer
+        return f"memory store unreachable ({type(exc).__name__}); check [memory] db_connect_str / pixeltable_home"
+    return None
+
+
 def release_connections() -> None:
     """Close pooled database connections; the store stays usable (new ones open on demand)."""
     with _lock:

@@ -210,6 +210,10 @@ def build_server(
             )
         except Exception as exc:  # noqa: BLE001 - one bad tool must not take the server down
             host.record_failure(f"tool:{spec.name}", spec.plugin, exc)
+    if transport == "http":
+        from lanterna.server.health import add_health_routes
+
+        add_health_routes(server, host, lifecycle)
     server.lanterna_registry = registry  # type: ignore[attr-defined]
     server.lanterna_lifecycle = lifecycle  # type: ignore[attr-defined]
     return server
