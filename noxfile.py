@@ -11,7 +11,17 @@ from pathlib import Path
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "tests", "core_only", "cloud_stubs", "github_pat", "team", "author_kit", "build"]
+nox.options.sessions = [
+    "lint",
+    "tests",
+    "core_only",
+    "cloud_stubs",
+    "github_pat",
+    "gitlab_pat",
+    "team",
+    "author_kit",
+    "build",
+]
 nox.options.error_on_missing_interpreters = True
 
 ROOT = Path(__file__).parent
@@ -22,6 +32,7 @@ TEST_DEPS = ["pytest>=8", "anyio>=4"]
 PLUGIN_PACKAGES: dict[str, str] = {
     "packages/cloud-stubs": "lanterna_cloud_stubs",
     "packages/github-pat": "lanterna_github_pat",
+    "packages/gitlab-pat": "lanterna_gitlab_pat",
 }
 
 
@@ -86,6 +97,12 @@ def plugin_alone(session: nox.Session, folder: str, tests: str) -> None:
 def github_pat(session: nox.Session) -> None:
     """lanterna-github-pat installed alone with the core, against the fake GitHub API."""
     plugin_alone(session, "packages/github-pat", "tests/github_pat")
+
+
+@nox.session
+def gitlab_pat(session: nox.Session) -> None:
+    """lanterna-gitlab-pat installed alone with the core, against the fake GitLab API."""
+    plugin_alone(session, "packages/gitlab-pat", "tests/gitlab_pat")
 
 
 @nox.session

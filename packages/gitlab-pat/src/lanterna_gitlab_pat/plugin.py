@@ -1,0 +1,37 @@
+"""The ``gitlab`` entry point: a code source, MCP tools and ``lanterna gitlab`` commands.
+
+Loaded by every ``lanterna`` start, so nothing here imports an HTTP library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from lanterna import hookimpl
+from lanterna.config import Config
+
+
+class GitLabPlugin:
+    LANTERNA_PLUGIN_API = 1
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+
+    @hookimpl
+    def register_code_sources(self, register: Callable[..., None]) -> None:
+        from lanterna_gitlab_pat.source import GitLabSource
+
+        register(GitLabSource())
+
+    @hookimpl
+    def register_mcp_tools(self, register: Callable[..., None]) -> None:
+        from lanterna_gitlab_pat.tools import register as register_tools
+
+        register_tools(register)
+
+    @hookimpl
+    def register_commands(self, cli: Any) -> None:
+        from lanterna_gitlab_pat.commands import app
+
+        cli.add_typer(app, name="gitlab")

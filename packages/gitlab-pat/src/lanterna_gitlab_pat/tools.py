@@ -1,0 +1,91 @@
+"""MCP tools for GitLab. Each runs in the guard with the resource ``repo:gitlab:GROUP/PROJECT``
+(``repo:gitlab:*`` when it spans projects), so a policy can allow or deny per project.
+
+Imported when tools are listed: no HTTP library at module level.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _api() -> Any:
+    from lanterna_gitlab_pat.api import GitLab
+
+    return GitLab.for_current_tenant()
+
+
+def gitlab_repos(limit: int = 50) -> list[dict[str, Any]]:
+    """Projects your GitLab token is a member of, most recently active first."""
+    return _api().repos(limit)
+
+
+def gitlab_repo(repo: str) -> dict[str, Any]:
+    """Metadata of one project (GROUP/PROJECT): description, default branch, visibility, last activity."""
+    return _api().repo(repo)
+
+
+def gitlab_tree(repo: str, path: str = "", ref: str | None = None) -> list[dict[str, Any]]:
+    """Files of a project (GROUP/PROJECT) under path, at ref (default branch if omitted)."""
+    return [{"path": f.path, "size": f.size} for f in _api().list_files(repo, path, ref)]
+
+
+def gitlab_read(repo: str, path: str, ref: str | None = None) -> str:
+    """The text of one file of a project (GROUP/PROJECT) at ref (default branch if omitted)."""
+    return _api().read(repo, path, ref)
+
+
+def gitlab_search(query: str, repo: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+    """Search code on GitLab, in one project (GROUP/PROJECT) or all you can see: repo, path, fragment."""
+    return _api().search(query, repo, limit)
+
+
+def gitlab_commits(repo: str, path: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+    """Recent commits of a project (GROUP/PROJECT), of one path if given: sha, author, date, message."""
+    return _api().commits(repo, path, limit)
+
+
+def gitlab_mrs(repo: str, state: str = "open", limit: int = 20) -> list[dict[str, Any]]:
+    """Merge requests of a project (GROUP/PROJECT); state: open, closed, merged or all."""
+    return _api().prs(repo, state, limit)
+
+
+def gitlab_mr(repo: str, number: int) -> dict[str, Any]:
+    """One merge request with its description and diff (capped; diff_truncated says so)."""
+    return _api().pr(repo, number)
+
+
+def gitlab_issues(repo: str, state: str = "open", limit: int = 20) -> list[dict[str, Any]]:
+    """Issues of a project (GROUP/PROJECT); state: open, closed, merged or all."""
+    return _api().issues(repo, state, limit)
+
+
+def gitlab_issue(repo: str, number: int) -> dict[str, Any]:
+    """One issue with its body and comments."""
+    return _api().issue(repo, number)
+
+
+def _per_repo(arguments: dict[str, Any]) -> str:
+    repo = str(arguments.get("repo") or "*").strip().strip("/")
+    return f"repo:gitlab:{repo}"
+
+
+#: (tool, guard action, title). Every tool only reads, from GitLab: read only, open world.
+TOOLS = (
+    (gitlab_repos, "gitlab.repos", "List GitLab projects"),
+    (gitlab_repo, "gitlab.read", "GitLab project metadata"),
+    (gitlab_tree, "gitlab.read", "List files of a GitLab project"),
+    (gitlab_read, "gitlab.read", "Read a file from GitLab"),
+    (gitlab_search, "gitlab.search", "Search code on GitLab"),
+    (gitlab_commits, "gitlab.read", "Recent GitLab commits"),
+    (gitlab_mrs, "gitlab.mrs", "List GitLab merge requests"),
+    (gitlab_mr, "gitlab.mrs", "Read a GitLab merge request"),
+    (gitlab_issues, "gitlab.issues", "List GitLab issues"),
+    (gitlab_issue, "gitlab.issues", "Read a GitLab issue"),
+)
+HINTS = {"readOnlyHint": True, "destructiveHint": False, "idempotentHint": True, "openWorldHint": True}
+
+
+def register(register: Any) -> None:
+    for fn, action, title in TOOLS:
+        register(fn, name=fn.__name__, action=action, resource=_per_repo, title=title, annotations=HINTS)
