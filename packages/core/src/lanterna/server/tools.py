@@ -170,6 +170,7 @@ class ToolRegistry:
                 )
             if param.name.startswith("_"):
                 raise RegistrationError(f"tool '{tool_name}' parameter '{param.name}' must not start with '_'")
+        _check_resource(tool_name, resource, list(inspect.signature(fn).parameters))
         return ToolSpec(
             name=tool_name,
             fn=fn,
@@ -178,6 +179,34 @@ class ToolRegistry:
             resource=resource if resource is not None else f"tool:{tool_name}",
             feature=feature,
             plugin=plugin,
+        )
+
+
+def _check_resource(tool: str, resource: object, arguments: list[str]) -> None:
+    """A ``resource`` callable is called with one dict of the tool's arguments: refuse one that is not."""
+    if resource is None or isinstance(resource, str):
+        return
+    if not callable(resource):
+        raise RegistrationError(
+            f"tool '{tool}': resource must be a string or a callable, got {type(resource).__name__}"
+        )
+    try:
+        signature = inspect.signature(resource)
+    except (TypeError, ValueError):  # a builtin without a signature: nothing to check
+        return
+    example = arguments[0] if arguments else "name"
+    advice = (
+        f"resource= is called with one dict of the tool's arguments; write e.g."
+        f" resource=lambda args: f\"item:{{args['{example}']}}\""
+    )
+    try:
+        signature.bind({})
+    except TypeError:
+        raise RegistrationError(f"tool '{tool}': its resource callable takes {signature}; {advice}") from None
+    first = next(iter(signature.parameters.values()), None)
+    if first is not None and first.kind is not first.VAR_POSITIONAL and first.name in arguments:
+        raise RegistrationError(
+            f"tool '{tool}': its resource callable takes '{first.name}', like the tool's own argument; {advice}"
         )
 
 
