@@ -268,3 +268,39 @@ async def test_every_tool_has_a_title_and_all_four_mcp_hints(repo: Path, load_pl
         True,
     )
     assert tools["lookup"].title == "Lookup"
+
+
+class LeakyTool:
+    """A tool whose error text repeats its argument and a database's SQL parameters."""
+
+    @hookimpl
+    def register_mcp_tools(self, register):
+        def leaky_store(text: str) -> str:
+            """Fail like a database driver does."""
+            try:
+                raise KeyError(f"row for {text!r} missing")
+            except KeyError as inner:
+                raise RuntimeError(
+                    f"(psycopg.errors.UniqueViolation) duplicate key for {text}\n"
+                    "DETAIL: Key (body)=(patient 4711 record) already exists.\n"
+                    "[SQL: INSERT INTO notes (body) VALUES (%(body)s)]\n"
+                    f"[parameters: {{'body': '{text}'}}]\n"
+                    "(Background on this error at: https://sqlalche.me/e/20/gkpj)"
+                ) from inner
+
+        register(leaky_store)
+
+
+async def test_a_failing_tool_logs_where_it_failed_but_not_its_arguments_or_sql_parameters(
+    repo: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    get_host().register(LeakyTool(), "leaky")
+    secret = "my private note about the merger"
+    with caplog.at_level("INFO"):
+        async with Client(build_server()) as client:
+            result = await client.call_tool("leaky_store", {"text": secret})
+    assert result.is_error and "leaky_store" in text_of(result)
+    log = caplog.text
+    assert "leaky_store" in log and "RuntimeError" in log and "KeyError" in log
+    assert "[parameters: redacted]" in log and "in leaky_store" in log  # the stack is kept
+    assert secret not in log and "patient 4711" not in log

@@ -23,6 +23,7 @@ import pluggy
 
 from lanterna import PLUGIN_API_VERSION, __version__, hookspecs
 from lanterna.config import Config, env_flag, env_list, load_config, state_dir
+from lanterna.logsafe import redacted
 from lanterna.types import Refused
 
 ENTRY_POINT_GROUP = "lanterna"
@@ -65,7 +66,9 @@ class HookFailed(Exception):
     """A plugin's implementation raised; ``str()`` names the plugin and the hook."""
 
     def __init__(self, hook: str, plugin: str, error: BaseException) -> None:
-        super().__init__(f"plugin '{plugin}' failed in {hook}: {type(error).__name__}: {_one_line(error)}")
+        super().__init__(
+            f"plugin '{plugin}' failed in {hook}: {type(error).__name__}: {_one_line(redacted(str(error)))}"
+        )
         self.hook, self.plugin, self.error = hook, plugin, error
 
 
@@ -274,12 +277,17 @@ class PluginHost:
                 elapsed = (time.perf_counter() - start) * 1e6
                 print(f"lanterna trace: {hook} [{names}] {elapsed:.1f} µs", file=sys.stderr)
 
-    def record_failure(self, hook: str, plugin: str, error: BaseException) -> None:
-        """Count a hook failure and append it to the state file ``lanterna status`` reads."""
+    def record_failure(self, hook: str, plugin: str, error: BaseException, *, logged: bool = False) -> None:
+        """Count a hook failure and append it to the state file ``lanterna status`` reads.
+
+        ``logged``: the caller has logged it already (with what it may show of the error).
+        """
         self.hook_failures[(hook, plugin)] += 1
+        message = _one_line(redacted(str(error)))  # a driver's error text can carry SQL parameters
         if hook in SETUP_HOOKS:
-            self.degrade(plugin, f"{hook} raised {type(error).__name__}: {_one_line(error)}")
-        log.warning("plugin '%s' failed in %s: %s: %s", plugin, hook, type(error).__name__, _one_line(error))
+            self.degrade(plugin, f"{hook} raised {type(error).__name__}: {message}")
+        if not logged:
+            log.warning("plugin '%s' failed in %s: %s: %s", plugin, hook, type(error).__name__, message)
         record = {"time": time.time(), "hook": hook, "plugin": plugin, "error": type(error).__name__}
         try:
             path = state_dir() / "hook-failures.jsonl"

@@ -28,6 +28,7 @@ from mcp.types import ToolAnnotations
 from lanterna import __version__
 from lanterna.errors import UserError
 from lanterna.guard import Denied, Guard
+from lanterna.logsafe import describe_failure
 from lanterna.plugins import PluginHost, _one_line, get_host
 from lanterna.server.offload import Offload
 from lanterna.server.tools import ToolError, ToolRegistry, ToolSpec, collect_tools
@@ -121,13 +122,14 @@ def guarded_tool(
         arguments = {k: v for k, v in kwargs.items() if k != context_name}
         return request_from_context(ctx, transport), spec.resource_for(arguments)
 
-    def failure(exc: BaseException) -> MCPToolError:
+    def failure(exc: BaseException, arguments: dict[str, Any]) -> MCPToolError:
         if isinstance(exc, Denied):
             return MCPToolError(exc.reason)
         if isinstance(exc, (ToolError, MCPToolError, UserError)):
             return MCPToolError(_one_line(exc))
-        log.error("tool '%s' (plugin '%s') raised", spec.name, spec.plugin, exc_info=exc)
-        guard.host.record_failure(f"tool:{spec.name}", spec.plugin, exc)
+        # no exc_info: a traceback's messages can carry the arguments and SQL parameters
+        log.error("tool '%s' (plugin '%s') raised %s", spec.name, spec.plugin, describe_failure(exc, arguments))
+        guard.host.record_failure(f"tool:{spec.name}", spec.plugin, exc, logged=True)
         return MCPToolError(
             f"tool '{spec.name}' from plugin '{spec.plugin}' failed ({type(exc).__name__});"
             " the server log (stderr) has the details; report it to the plugin's authors if it persists"
@@ -157,7 +159,7 @@ def guarded_tool(
             await offload.finish(op, None)
             return result
         except (Exception, SystemExit) as exc:  # every failure becomes an MCP error; exit() stops no server
-            raise failure(exc) from exc
+            raise failure(exc, kwargs) from exc
 
     wrapper.__name__ = spec.name
     wrapper.__qualname__ = spec.name
