@@ -83,6 +83,59 @@ def test_ingest_over_http_is_refused_by_default(tmp_path: Path) -> None:
         asyncio.run(mcp_tools.memory_ingest(str(tmp_path), "svc"))
 
 
+def _http_ingest(path: Path | str, service: str = "svc") -> dict:
+    from lanterna.guard import Guard
+    from lanterna.types import RequestContext
+
+    with Guard(get_host()).operation(RequestContext(transport="http"), "memory.ingest", "memory"):
+        return asyncio.run(mcp_tools.memory_ingest(str(path), service))
+
+
+def test_ingest_over_http_only_inside_the_allowed_roots(tmp_path: Path, lanterna_home: Path) -> None:
+    import pytest
+
+    from lanterna.memory.api import MemoryError
+    from lanterna.plugins import reset_host
+
+    allowed = write_tree(tmp_path / "srv" / "code", {"svc/a.py": "def alpha():\n    return 1\n"})
+    outside = write_tree(tmp_path / "private", {"shadow.txt": "root:secret-hash\n"})
+    (allowed / "escape").symlink_to(outside, target_is_directory=True)
+    (lanterna_home / "config.toml").write_text(f"[memory]\nallow_remote_ingest = [{str(allowed)!r}]\n")
+    reset_host()
+
+    assert _http_ingest(allowed / "svc")["added"] == 1
+    for path in (outside, outside / "shadow.txt", allowed / "escape", allowed / ".." / "..", "/etc/shadow"):
+        with pytest.raises(MemoryError, match="is outside the folders HTTP clients may ingest") as refused:
+            _http_ingest(path)
+        assert str(allowed) in str(refused.value) and "\n" not in str(refused.value)
+
+    (lanterna_home / "config.toml").write_text("[memory]\nallow_remote_ingest = true\n")
+    reset_host()
+    with pytest.raises(MemoryError, match=r"allow_remote_ingest = true is not enough: list the folders"):
+        _http_ingest(allowed / "svc")
+
+
+def test_service_names_are_validated_everywhere_they_are_stored(tmp_path: Path) -> None:
+    import pytest
+
+    from lanterna.memory.api import MemoryError
+
+    root = write_tree(tmp_path / "s", {"a.py": "x = 1\n"})
+    bad = ["x" * 1_000_000, "bill\x00ing", "two words", "-rf", "a\nb"]
+    with operation("memory.note"):
+        for name in bad:
+            with pytest.raises(MemoryError, match="is not a service name: use 1-100 letters") as refused:
+                mcp_tools.memory_remember("a note", service=name)
+            assert len(str(refused.value)) < 300 and "\n" not in str(refused.value)
+            with pytest.raises(MemoryError, match="is not a service name"):
+                asyncio.run(mcp_tools.memory_ingest(str(root), name))
+            with pytest.raises(MemoryError, match="is not a service name"):
+                mcp_tools.memory_search("x", service=name)
+        for good in ("billing-api", "acme/shop", "_global", "svc.v2", "team@corp:web+1"):
+            assert mcp_tools.memory_remember("a note", service=good)["service"] == good
+        assert {s["service"] for s in mcp_tools.memory_services()} >= {"billing-api", "acme/shop"}
+
+
 def test_plain_tools_can_run_on_concurrent_worker_threads(tmp_path: Path) -> None:
     """The server runs plain ``def`` tools on worker threads: concurrent calls stay correct."""
     import contextvars

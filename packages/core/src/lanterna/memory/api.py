@@ -44,6 +44,18 @@ def tenant() -> str:
     return value
 
 
+def _service(service: str | None) -> str | None:
+    """A valid service name, or None when none was given."""
+    from lanterna.memory.ingest import IngestError, check_service
+
+    if service is None or not service.strip():
+        return None
+    try:
+        return check_service(service)
+    except IngestError as exc:
+        raise MemoryError(str(exc)) from None
+
+
 def _kind(kind: str | None, allowed: tuple[str, ...] = KINDS) -> str | None:
     if kind is not None and kind not in allowed:
         raise MemoryError(f"unknown kind '{kind}'; use one of {', '.join(allowed)}")
@@ -60,19 +72,42 @@ def ingest_path(
     spec = SourceSpec.parse(path) if not Path(path).expanduser().exists() else None
     if spec is not None:
         return _ingest_source(spec, service, kind, progress)
-    remote_allowed = bool(get_host().config.get("memory", "allow_remote_ingest", False))
-    if current_request().transport == "http" and not remote_allowed:
+    if current_request().transport == "http":
         # a remote client would otherwise read any file of the server's machine into its memory
-        raise MemoryError(
-            "ingesting server paths over HTTP is off; run `lanterna ingest` on the server,"
-            " or set [memory] allow_remote_ingest = true"
-        )
+        _check_remote_path(path, get_host().config.get("memory", "allow_remote_ingest", []))
 
     try:
         report = ingest(store(), tenant(), Path(path), service, kind=_kind(kind), progress=progress)
     except IngestError as exc:
         raise MemoryError(str(exc)) from None
     return report.as_dict()
+
+
+def _check_remote_path(path: str, roots: Any) -> None:
+    """Refuse an HTTP ingest of ``path`` unless it lies (symlinks resolved) in an allowed root."""
+    example = 'allow_remote_ingest = ["/srv/code"]'
+    if roots is True:
+        raise MemoryError(
+            "[memory] allow_remote_ingest = true is not enough: list the folders HTTP clients may ingest,"
+            f" e.g. {example}"
+        )
+    if isinstance(roots, str):
+        roots = [roots]
+    if not roots or not isinstance(roots, list):
+        raise MemoryError(
+            "ingesting server paths over HTTP is off; run `lanterna ingest` on the server,"
+            f" or list the folders HTTP clients may ingest in [memory]: {example}"
+        )
+    target = Path(path).expanduser().resolve()
+    for root in roots:
+        allowed = Path(str(root)).expanduser().resolve()
+        if target == allowed or target.is_relative_to(allowed):
+            return
+    listed = ", ".join(str(r) for r in roots)
+    raise MemoryError(
+        f"'{path}' is outside the folders HTTP clients may ingest ({listed});"
+        " run `lanterna ingest` on the server, or ask its operator to add the folder to [memory] allow_remote_ingest"
+    )
 
 
 def _ingest_source(
@@ -106,6 +141,7 @@ def search(
 
     if mode not in ("hybrid", "vector"):
         raise MemoryError("mode must be 'hybrid' or 'vector'")
+    service = _service(service)
     s = store()
     t = tenant()
     if service and not s.has_service(t, service):
@@ -142,7 +178,7 @@ def add_record(
     )
     doc.path = f"{RECORD_PREFIX}{kind}/{doc.doc_id}"
     doc.chunks = [ChunkIn(c.start_line, c.end_line, c.text) for c in chunk_text(body, "record.md")]
-    service = (service or "").strip() or "_global"
+    service = _service(service) or "_global"
     store().write(tenant(), service, [doc])
     return {"id": doc.doc_id, "kind": kind, "title": title, "service": service, "status": status}
 
@@ -164,7 +200,7 @@ def get_record(doc_id: str) -> dict[str, Any]:
 
 
 def list_records(kind: str | None = None, service: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-    rows = store().list_documents(tenant(), kind=_kind(kind), service=service, limit=limit)
+    rows = store().list_documents(tenant(), kind=_kind(kind), service=_service(service), limit=limit)
     return [
         {
             "id": r["doc_id"],

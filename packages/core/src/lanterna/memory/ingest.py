@@ -10,6 +10,7 @@ and stores those files again.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -108,10 +109,20 @@ class IngestReport:
         return asdict(self)
 
 
+SERVICE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:/@+-]{0,99}")
+
+
 def check_service(service: str) -> str:
+    """``service`` stripped, or ``IngestError`` saying what a service name may be."""
     service = service.strip()
-    if not service or len(service) > 200 or any(c in service for c in "\n\r\t"):
-        raise IngestError("a service name is required (1-200 characters, one line): pass --service NAME")
+    if not service:
+        raise IngestError("a service name is required: pass --service NAME (e.g. billing-api)")
+    if not SERVICE_NAME.fullmatch(service):
+        shown = "".join(c if c.isprintable() else "?" for c in service[:40]) + ("…" if len(service) > 40 else "")
+        raise IngestError(
+            f"'{shown}' is not a service name: use 1-100 letters, digits and . _ - / : @ +"
+            " (no spaces), e.g. billing-api"
+        )
     return service
 
 
