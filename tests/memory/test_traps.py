@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -135,3 +136,50 @@ def test_filtered_similarity_results_are_complete() -> None:
     assert all(h.path.startswith("mine/") for h in hits)
     scores = [h.score for h in hits]
     assert all(later <= earlier + 1e-6 for earlier, later in itertools.pairwise(scores))  # float32 distances
+
+
+OPEN_THEN_STOP_ON_SIGNAL = textwrap.dedent(
+    """
+    import os, sys, time
+    from pathlib import Path
+    from lanterna.guard import Guard
+    from lanterna.plugins import get_host
+    from lanterna.types import RequestContext
+    from lanterna.memory import api
+    from lanterna.memory.store import close_store
+    with Guard(get_host()).operation(RequestContext(transport="stdio"), "memory.stats", "memory"):
+        api.stats()
+    from pixeltable.env import Env
+    pids = Env.get()._db_server.global_process_id_list
+    read = pids.get
+    def slow_read():  # a slow disk: widens the window between reading and rewriting the list
+        found = read()
+        time.sleep(1.5)
+        return found
+    pids.get = slow_read
+    Path(sys.argv[1]).touch()
+    while not Path(sys.argv[2]).exists():
+        time.sleep(0.02)
+    close_store()
+    """
+)
+
+
+def test_two_processes_stopping_at_once_leave_no_postgres_running(tmp_path: Path) -> None:
+    home = tmp_path / "pxt"
+    env = subprocess_env(tmp_path / "lanterna", LANTERNA_PIXELTABLE_HOME=str(home), LANTERNA_EMBEDDER="hash-384")
+    go = tmp_path / "go"
+    procs = []
+    for i in range(2):
+        ready = tmp_path / f"ready{i}"
+        cmd = [sys.executable, "-c", OPEN_THEN_STOP_ON_SIGNAL, str(ready), str(go)]
+        procs.append((ready, subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE)))
+        deadline = time.monotonic() + 120
+        while not ready.exists():  # one after the other: two first starts of one home would race
+            assert procs[-1][1].poll() is None, procs[-1][1].stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "the store did not open within 120 s"
+            time.sleep(0.1)
+    go.touch()
+    for _, proc in procs:
+        assert proc.wait(timeout=120) == 0, proc.stderr.read().decode()[-2000:]
+    assert postgres_pid(home) is None

@@ -5,7 +5,9 @@
 - It starts an unauthenticated HTTP server whose root is ``/``: Lanterna never lets it
   bind (Lanterna serves no media, the server is only used to display media links).
 - The embedded Postgres outlives the process: ``stop()`` stops it unless another live
-  process still uses it (Pixeltable's pgserver keeps a list of their pids in pgdata).
+  process still uses it (Pixeltable's pgserver keeps a list of their pids in pgdata; it is
+  read and rewritten under pgserver's inter-process lock, so the last of several processes
+  stopping at once stops Postgres).
 - Similarity queries with a ``where`` come back short from HNSW: every connection sets
   pgvector's iterative scan, so filtered searches keep scanning until they have enough rows.
 """
@@ -183,6 +185,14 @@ def stop() -> bool:
 
 
 def _stop_embedded(server: Any) -> bool:
+    # Under pgserver's own inter-process lock (the one it takes to start Postgres and to
+    # register a user): two processes stopping at once would otherwise each read the list
+    # while the other is still in it, and both leave Postgres running.
+    with getattr(server, "_lock", None) or contextlib.nullcontext():
+        return _stop_if_last(server)
+
+
+def _stop_if_last(server: Any) -> bool:
     import psutil
 
     others = [p for p in server.global_process_id_list.get() if p != os.getpid() and psutil.pid_exists(p)]
