@@ -119,3 +119,54 @@ async def test_hook_calls_still_running_are_capped_and_refused_at_once(slow: Slo
     assert results[0].endswith("the server is busy: 2 plugin hook calls are still running; retry in a moment")
     assert refused_after < 1.0
     assert sorted(results[1:]) == ["slow async ran", "slow sync ran"]
+
+
+class Recorder:
+    """A quick tool that waits for a signal inside its body, and a record of usage events."""
+
+    def __init__(self) -> None:
+        self.in_tool = threading.Event()
+        self.go_on = threading.Event()
+        self.usage: list[str] = []
+
+    @hookimpl
+    def record_usage(self, request, event):
+        self.usage.append(event.action)
+
+    @hookimpl
+    def register_mcp_tools(self, register):
+        def waits() -> str:
+            """A plain tool that runs until the test lets it finish."""
+            self.in_tool.set()
+            self.go_on.wait(10)  # bounded: the test releases it
+            return "waits ran"
+
+        register(waits)
+
+
+async def test_an_operation_that_ran_is_recorded_even_when_hook_threads_are_busy(
+    slow: SlowPlugin, lanterna_home: Path
+) -> None:
+    (lanterna_home / "config.toml").write_text("[guard]\nhook_timeout_s = 5\nhook_threads = 1\n", encoding="utf-8")
+    from lanterna.plugins import reset_host
+
+    reset_host()
+    recorder = Recorder()
+    get_host().register(slow, "slowpoke")
+    get_host().register(recorder, "recorder")
+    results: dict[str, str] = {}
+
+    async def call(client: Client, name: str) -> None:
+        result = await client.call_tool(name, {})
+        results[name] = ("error: " if result.is_error else "") + text_of(result)
+
+    async with Client(build_server()) as client, anyio.create_task_group() as tg:
+        tg.start_soon(call, client, "waits")
+        await anyio.to_thread.run_sync(recorder.in_tool.wait, 5)
+        tg.start_soon(call, client, "slow_async")  # its authorize now holds the only hook thread
+        await anyio.sleep(0.3)
+        recorder.go_on.set()  # "waits" finishes while the hook thread is taken
+        await anyio.sleep(0.5)
+        slow.release.set()
+    assert results["waits"] == "waits ran"
+    assert "tool.waits" in recorder.usage or any(a.endswith("waits") for a in recorder.usage), recorder.usage

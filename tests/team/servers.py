@@ -36,6 +36,7 @@ def make_home(path: Path, pg_url: str, key_file: Path, quota: int) -> Path:
     (path / "config.toml").write_text(
         toml_table("cloud", {"db_connect_str": pg_url, "audit_key_file": str(key_file)})
         + toml_table("cloud.plans.free", {"operations_per_day": quota})
+        + toml_table("guard", {"hook_threads": 256})  # load, not back-pressure, is what is measured
     )
     return path
 

@@ -199,7 +199,15 @@ def _check_kind(kind: str | None) -> None:
         raise IngestError(f"unknown kind '{kind}'; use one of {', '.join(KINDS)}")
 
 
-def _ingest_entries(
+def _ingest_entries(store: MemoryStore, tenant: str, report: IngestReport, *args: Any) -> IngestReport:
+    """One ingest of a (tenant, service) at a time, across processes and machines."""
+    from lanterna.memory.locks import ingest_lock
+
+    with ingest_lock(store.settings, tenant, report.service):
+        return _ingest_locked(store, tenant, report, *args)
+
+
+def _ingest_locked(
     store: MemoryStore,
     tenant: str,
     report: IngestReport,

@@ -115,6 +115,14 @@ class MemoryStore:
             schema.check_compatible(marker, home)
             schema.check_embedder(marker, settings.embedder, home)
         embedder = get_embedder(settings.embedder)
+        from lanterna.memory.locks import schema_lock
+
+        with schema_lock(settings):  # several servers may start at once on one PostgreSQL
+            return cls._open(settings, embedder)
+
+    @classmethod
+    def _open(cls, settings: MemorySettings, embedder: Embedder) -> MemoryStore:
+        home = settings.pixeltable_home
         start(RuntimeSettings(home=home, db_connect_str=settings.db_connect_str))
         import pixeltable as pxt
 

@@ -61,7 +61,7 @@ class Offload:
         """``op.finish(exc)`` off the loop. When audit is required, wait for it to be written."""
         if op.guard.audit_fail_closed:
             await anyio.to_thread.run_sync(op.finish, exc)
-        elif not await self._run(functools.partial(op.finish, exc)):
+        elif not await self._run(functools.partial(op.finish, exc), admit=False):
             log.warning("%s hook did not answer within %.0f s; it goes on in the background", op.stage, self.timeout_s)
 
     async def tool(self, tenant: str, fn: Callable[..., T], **kwargs: Any) -> T:
@@ -71,14 +71,16 @@ class Offload:
             limiter = self._tool_limiters[tenant] = anyio.CapacityLimiter(TOOL_THREADS_PER_TENANT)
         return await anyio.to_thread.run_sync(functools.partial(fn, **kwargs), limiter=limiter)
 
-    async def _run(self, fn: Callable[[], None]) -> bool:
+    async def _run(self, fn: Callable[[], None], admit: bool = True) -> bool:
         """Run ``fn`` on a thread of its own; False when it did not return within the timeout.
 
         Not anyio's pool: a thread that is given up on keeps its slot in ``running`` until it
-        really ends, and it is started at once, so the count can neither leak nor queue.
+        really ends, and it is started at once, so the count can neither leak nor queue. Only
+        new operations (``admit``) are refused when busy: the records of one that already ran
+        (usage, audit, its quota slot) are always written.
         """
         with self._lock:
-            if self.running >= self.max_threads:
+            if admit and self.running >= self.max_threads:
                 raise Denied(
                     "busy",
                     f"the server is busy: {self.running} plugin hook calls are still running; retry in a moment",

@@ -1,0 +1,75 @@
+"""Long-term memory of several processes on one PostgreSQL (with pgvector) through db_connect_str.
+
+Each process has its own Lanterna and Pixeltable home, as on its own machine; the only thing
+they share is the database. Every step is a real `lanterna` command in a subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import subprocess_env
+
+pytestmark = pytest.mark.slow
+
+
+def machine(base: Path, name: str, pg_url: str) -> dict[str, str]:
+    home = base / name
+    home.mkdir()
+    return subprocess_env(
+        home, LANTERNA_DB_CONNECT_STR=pg_url, LANTERNA_PIXELTABLE_HOME=str(home / "pixeltable"), LANTERNA_TENANT="acme"
+    )
+
+
+def start(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "lanterna", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def run(env: dict[str, str], *args: str) -> Any:
+    proc = start(env, *args)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-3000:]
+    return json.loads(out) if "--json" in args else out
+
+
+def service_tree(root: Path, files: int) -> Path:
+    root.mkdir()
+    for n in range(files):
+        body = f'"""Module {n}."""\n\n\ndef handler_{n}(order):\n    return order * {n}\n'
+        (root / f"module_{n}.py").write_text(body)
+    return root
+
+
+def test_two_machines_ingest_one_service_at_once_without_duplicates(pg_url: str, tmp_path: Path) -> None:
+    a, b, c = (machine(tmp_path, name, pg_url) for name in ("a", "b", "c"))
+    tree = service_tree(tmp_path / "tree", 40)
+    procs = [start(env, "ingest", str(tree), "--service", "billing") for env in (a, b)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err[-3000:]
+    services = run(c, "services", "--json")
+    billing = [s for s in services if s["service"] == "billing"]
+    assert len(billing) == 1 and billing[0]["documents"] == 40, services
+    again = run(a, "ingest", str(tree), "--service", "billing", "--json")
+    assert again["unchanged"] == 40 and again["added"] == 0, again
+    assert run(c, "stats", "--json")["documents"] == 40
+
+
+def test_a_note_written_on_one_machine_is_found_and_forgotten_on_another(pg_url: str, tmp_path: Path) -> None:
+    a, b = (machine(tmp_path, name, pg_url) for name in ("a", "b"))
+    made = run(a, "note", "The invoice retry window is nine minutes", "--json")
+    hits = run(b, "search", "invoice retry window", "--json")
+    assert made["id"] in [h["doc_id"] for h in hits], hits
+    run(b, "forget", made["id"])
+    hits = run(a, "search", "invoice retry window", "--json")
+    assert made["id"] not in [h["doc_id"] for h in hits]
+    assert os.environ.get("LANTERNA_DB_CONNECT_STR") is None
