@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lanterna.memory.chunking import chunk_text
+from lanterna.memory.chunking import chunk_text, embedding_text
 from lanterna.memory.walker import is_secret_name, walk
 
 from .helpers import write_tree
@@ -30,19 +30,69 @@ class Third:
 """
 
 
-def test_code_is_cut_at_top_level_definitions_with_line_ranges() -> None:
+def test_python_is_cut_at_definitions_with_line_ranges_and_symbols() -> None:
     chunks = chunk_text(PY, "m.py", max_lines=6)
-    assert [(c.start_line, c.end_line) for c in chunks] == [(1, 3), (4, 7), (8, 13), (14, 16)]
-    assert chunks[2].text.startswith("@decorator\ndef second")  # decorators stay with their function
-    assert chunks[3].text.startswith("class Third")
+    assert [(c.start_line, c.end_line, c.symbol) for c in chunks] == [
+        (1, 5, "first"),  # the imports above go with the first definition
+        (8, 11, "second"),
+        (14, 16, "Third"),
+    ]
+    assert chunks[1].text.startswith("@decorator\ndef second")  # decorators stay with their function
     lines = PY.splitlines()
     for c in chunks:
         assert c.text == "\n".join(lines[c.start_line - 1 : c.end_line])
 
 
-def test_small_definitions_are_packed_together() -> None:
+def test_small_definitions_are_packed_together_while_small() -> None:
     chunks = chunk_text(PY, "m.py", max_lines=40)
-    assert len(chunks) == 1 and (chunks[0].start_line, chunks[0].end_line) == (1, 16)
+    assert [(c.start_line, c.end_line, c.symbol) for c in chunks] == [(1, 11, "first, second"), (14, 16, "Third")]
+
+
+CLASS = (
+    "# the decoder\n"
+    "class Decoder:\n"
+    '    """Decode things."""\n'
+    "\n"
+    "    LIMIT = 10\n"
+    "\n"
+    "    def decode(self, s):\n" + "".join(f"        x{i} = {i}\n" for i in range(8)) + "\n"
+    "    # raw\n"
+    "    def raw_decode(self, s, idx=0):\n" + "".join(f"        y{i} = {i}\n" for i in range(8)) + "\n"
+    "def helper():\n"
+    "    return Decoder()\n"
+)
+
+
+def test_a_class_too_big_for_one_chunk_is_cut_into_its_methods() -> None:
+    chunks = chunk_text(CLASS, "pkg/decoder.py", max_lines=12)
+    assert [(c.symbol, c.start_line) for c in chunks] == [
+        ("Decoder", 1),
+        ("Decoder.decode", 7),
+        ("Decoder.raw_decode", 17),  # the comment above the method goes with it
+        ("helper", 28),
+    ]
+    assert chunks[2].text.startswith("    # raw\n    def raw_decode")
+
+
+def test_a_long_function_keeps_its_name_on_every_piece() -> None:
+    body = "def long():\n" + "".join(f"    x{i} = {i}\n" + ("\n" if i % 7 == 6 else "") for i in range(60))
+    chunks = chunk_text(body, "long.py", max_lines=20, max_chars=400)
+    assert len(chunks) > 2 and {c.symbol for c in chunks} == {"long"}
+
+
+def test_embedding_text_carries_path_and_symbol() -> None:
+    chunk = chunk_text(CLASS, "json/decoder.py", max_lines=12)[2]
+    assert embedding_text("json/decoder.py", chunk.symbol, chunk.text).startswith(
+        "json/decoder.py › Decoder.raw_decode\n    # raw"
+    )
+
+
+def test_languages_without_a_parser_are_cut_by_lines_and_named() -> None:
+    go = "package main\n\nfunc Refund(id string) error {\n\treturn nil\n}\n\ntype Order struct {\n\tID string\n}\n"
+    chunks = chunk_text(go, "main.go", max_lines=4)
+    assert [c.symbol for c in chunks] == ["main", "Refund", "Order"]
+    markdown = chunk_text("# Deploy\n" + "a\n" * 10 + "## Roll back\n" + "b\n" * 10, "ops.md", max_lines=12)
+    assert [c.symbol for c in markdown] == ["Deploy", "Roll back"]
 
 
 def test_long_functions_are_split_within_limits() -> None:

@@ -129,7 +129,54 @@ def test_services_and_stats(project: Path) -> None:
         stats = api.stats()
     assert [s["service"] for s in services] == ["shop"]
     assert services[0]["kinds"] == {"code": 4, "doc": 1}
-    assert stats["documents"] == 5 and stats["embedder"] == "hash-384" and stats["schema_version"] == 1
+    assert services[0]["roots"] == [str(project.resolve())]
+    assert stats["documents"] == 5 and stats["embedder"] == "hash-384" and stats["schema_version"] == 2
+    assert stats["roots"] == {"shop": [str(project.resolve())]}
+
+
+def test_every_result_says_where_to_open_it(project: Path) -> None:
+    with operation():
+        api.ingest_path(str(project), "shop")
+        api.ingest_path(str(project / "src" / "config.py"), "single")
+        hits = api.search("RetryPolicy backoff", service="shop", limit=3)
+        single = api.search("parse_config", service="single", limit=1)
+    top = hits[0]
+    assert (top["root"], top["path"], top["start_line"], top["end_line"]) == (
+        str(project.resolve()),
+        "src/retry.py",
+        1,
+        3,
+    )
+    assert top["symbol"] == "RetryPolicy"
+    opened = (Path(top["root"]) / top["path"]).read_text().splitlines()[top["start_line"] - 1 : top["end_line"]]
+    assert "\n".join(opened).startswith(top["snippet"][:40])
+    # a single file is relative to its folder
+    assert (single[0]["root"], single[0]["path"]) == (str((project / "src").resolve()), "config.py")
+
+
+def test_results_of_one_file_are_capped(tmp_path: Path) -> None:
+    many = "\n\n".join(f"def refund_step_{i}(order):\n    return refund(order, {i})\n" + "\n" * 12 for i in range(8))
+    root = write_tree(tmp_path / "p", {"big.py": many, "small.py": "def refund(order, step):\n    return step\n"})
+    with operation():
+        api.ingest_path(str(root), "caps")
+        capped = api.search("refund order step", service="caps", limit=5)
+        wider = api.search("refund order step", service="caps", limit=5, per_file=4)
+    assert [h["path"] for h in capped].count("big.py") == 2
+    assert "small.py" in [h["path"] for h in capped]
+    assert [h["path"] for h in wider].count("big.py") == 4
+
+
+def test_moving_the_folder_updates_the_root_without_embedding(project: Path, tmp_path: Path) -> None:
+    moved = tmp_path / "moved"
+    with operation():
+        api.ingest_path(str(project), "shop")
+        project.rename(moved)
+        report = api.ingest_path(str(moved), "shop")
+        hits = api.search("RetryPolicy backoff", service="shop", limit=1)
+        services = api.services()
+    assert report["chunks"] == 0 and report["unchanged"] == 5
+    assert hits[0]["root"] == str(moved.resolve())
+    assert services[0]["roots"] == [str(moved.resolve())]
 
 
 @pytest.mark.parametrize(

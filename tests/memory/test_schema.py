@@ -10,7 +10,7 @@ import pytest
 from lanterna.config import Config
 from lanterna.memory import runtime
 from lanterna.memory.runtime import StoreError
-from lanterna.memory.schema import MARKER, python_version
+from lanterna.memory.schema import MARKER, SCHEMA_VERSION, python_version
 from lanterna.memory.settings import MemorySettings
 from lanterna.memory.store import MemoryStore
 
@@ -77,7 +77,7 @@ def test_meta_records_versions(pxt_home: Path) -> None:
     with operation():
         store = api.store()
     rows = {r["key"]: r["value"] for r in store.meta_table.select().collect()}
-    assert rows["schema_version"] == "1"
+    assert rows["schema_version"] == str(SCHEMA_VERSION)
     assert rows["python_version"] == python_version()
     assert rows["embedder"] == "hash-384" and rows["dimensions"] == "384"
     assert json.loads((pxt_home / MARKER).read_text())["python_version"] == python_version()
@@ -106,14 +106,15 @@ def test_an_older_store_is_migrated_step_by_step(monkeypatch: pytest.MonkeyPatch
         s = api.store()
     tables = {"meta": s.meta_table, "documents": s.documents, "chunks": s.chunks}
     steps: list[int] = []
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 3)
-    monkeypatch.setitem(store.MIGRATIONS, 1, lambda t: steps.append(1))
-    monkeypatch.setitem(store.MIGRATIONS, 2, lambda t: steps.append(2))
+    current = SCHEMA_VERSION
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", current + 2)
+    monkeypatch.setitem(store.MIGRATIONS, current, lambda t: steps.append(current))
+    monkeypatch.setitem(store.MIGRATIONS, current + 1, lambda t: steps.append(current + 1))
     meta = {r["key"]: r["value"] for r in s.meta_table.select().collect()}
     try:
         migrated = MemoryStore._migrate(tables, meta)
         stored = {r["key"]: r["value"] for r in s.meta_table.select().collect()}
-        assert steps == [1, 2]
-        assert migrated["schema_version"] == stored["schema_version"] == "3"
+        assert steps == [current, current + 1]
+        assert migrated["schema_version"] == stored["schema_version"] == str(current + 2)
     finally:
-        s.meta_table.update({"value": "1"}, where=s.meta_table.key == "schema_version")
+        s.meta_table.update({"value": str(current)}, where=s.meta_table.key == "schema_version")

@@ -135,6 +135,7 @@ def search(
     path: str | None = None,
     limit: int = 10,
     mode: str = "hybrid",
+    per_file: int = 2,
 ) -> list[dict[str, Any]]:
     from lanterna.memory.search import SearchError
     from lanterna.memory.search import search as run_search
@@ -147,7 +148,17 @@ def search(
     if service and not s.has_service(t, service):
         raise MemoryError(f"unknown service '{service}'; `lanterna services` lists the ingested ones")
     try:
-        hits = run_search(s, t, query, service=service, kind=_kind(kind), path_glob=path, limit=limit, mode=mode)  # type: ignore[arg-type]
+        hits = run_search(
+            s,
+            t,
+            query,
+            service=service,
+            kind=_kind(kind),
+            path_glob=path,
+            limit=limit,
+            mode=mode,  # type: ignore[arg-type]
+            per_file=per_file,
+        )
     except SearchError as exc:
         raise MemoryError(str(exc)) from None
     return [h.as_dict() for h in hits]

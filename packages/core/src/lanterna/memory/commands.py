@@ -108,22 +108,35 @@ def search_command(
     path: Annotated[str | None, typer.Option("--path", help="Only paths matching this glob, e.g. 'src/*.py'.")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many results.")] = 10,
     vector_only: Annotated[bool, typer.Option("--vector", help="Pure semantic ranking (no lexical boost).")] = False,
+    per_file: Annotated[int, typer.Option("--per-file", help="At most this many results from one file.")] = 2,
     as_json: JsonOption = False,
 ) -> None:
-    """Search long-term memory: ranked results with path, line range, snippet and score."""
+    """Search long-term memory: ranked results with root, path, line range, symbol, snippet and score."""
     from lanterna.memory import api
 
     with guarded("memory.search", _resource(service)):
-        hits = api.search(query, service, kind, path, limit, "vector" if vector_only else "hybrid")
+        hits = api.search(query, service, kind, path, limit, "vector" if vector_only else "hybrid", per_file=per_file)
     if as_json:
         return print_json(hits)
     if not hits:
         print("no results")
+    for group in _by_document(hits):
+        first = group[0]
+        root = f"  root {first['root']}" if first.get("root") else ""
+        print(f"[{first['service']}/{first['kind']}] id={first['doc_id']}{root}")
+        for hit in group:
+            where = hit["path"] + (f":{hit['start_line']}-{hit['end_line']}" if hit["start_line"] else "")
+            symbol = f"  {hit['symbol']}" if hit.get("symbol") else ""
+            print(f"  {hit['score']:.3f}  {where}{symbol}")
+            print(f"         {' '.join(hit['snippet'].split())[:160]}")
+
+
+def _by_document(hits: list[dict]) -> list[list[dict]]:
+    """Hits grouped by document, documents in the order of their best hit."""
+    groups: dict[str, list[dict]] = {}
     for hit in hits:
-        where = hit["path"] + (f":{hit['start_line']}-{hit['end_line']}" if hit["start_line"] else "")
-        print(f"{hit['score']:.3f}  [{hit['service']}/{hit['kind']}] {where}  id={hit['doc_id']}")
-        snippet = " ".join(hit["snippet"].split())[:160]
-        print(f"       {snippet}")
+        groups.setdefault(hit["doc_id"], []).append(hit)
+    return list(groups.values())
 
 
 def _record_command(kind: str, default_status: str | None) -> Callable[..., None]:
@@ -207,6 +220,8 @@ def services_command(as_json: JsonOption = False) -> None:
     for r in rows:
         kinds = ", ".join(f"{k} {n}" for k, n in sorted(r["kinds"].items()))
         print(f"{r['service']:<24} {r['documents']:>6} documents {r['chunks']:>7} chunks  ({kinds})")
+        for root in r["roots"]:
+            print(f"{'':<24} root {root}")
 
 
 def stats_command(as_json: JsonOption = False) -> None:
@@ -218,7 +233,12 @@ def stats_command(as_json: JsonOption = False) -> None:
     if as_json:
         return print_json(data)
     for key, value in data.items():
-        print(f"{key}: {value}")
+        if key == "roots":
+            print("roots:")
+            for service, roots in value.items():
+                print(f"  {service}: {', '.join(roots) or '(not recorded: ingest again)'}")
+        else:
+            print(f"{key}: {value}")
 
 
 def purge_command(

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lanterna.memory.chunking import chunk_text, kind_for
+from lanterna.memory.chunking import chunk_text, embedding_text, kind_for
 from lanterna.memory.redaction import redact
 from lanterna.memory.schema import KINDS
 from lanterna.memory.store import ChunkIn, DocumentIn, MemoryStore
@@ -158,7 +158,9 @@ def ingest(
 
     # a single file updates that file only; a folder is the service's whole tree
     entries = [(rel, None) for rel in paths]
-    return _ingest_entries(store, tenant, report, entries, fetch, not root.is_file(), kind, progress, started)
+    # paths are relative to the folder ingested (a single file's folder): recorded with each document
+    base = str(root.parent if root.is_file() else root)
+    return _ingest_entries(store, tenant, report, entries, fetch, base, not root.is_file(), kind, progress, started)
 
 
 def ingest_snapshot(
@@ -189,7 +191,9 @@ def ingest_snapshot(
             report.skipped_too_big.append(file.path)
         else:
             entries.append((file.path, file.digest))
-    report = _ingest_entries(store, tenant, report, entries, snapshot.fetch, True, kind, progress, started)
+    report = _ingest_entries(
+        store, tenant, report, entries, snapshot.fetch, snapshot.label, True, kind, progress, started
+    )
     report.source = dict(snapshot.stats)
     return report
 
@@ -213,12 +217,14 @@ def _ingest_locked(
     report: IngestReport,
     entries: list[tuple[str, str | None]],
     fetch: Callable[[list[str]], Iterable[tuple[str, bytes]]],
+    root: str,
     whole_tree: bool,
     kind: str | None,
     progress: Callable[[int, int], None] | None,
     started: float,
 ) -> IngestReport:
     """Store ``entries`` (path, content id or None) of a tree; ``fetch`` downloads content.
+    ``root`` is what the paths are relative to (``schema.ROOT_DOC``), recorded with every document.
 
     An entry whose content id matches the stored one is not fetched at all; an entry without
     an id is fetched and hashed (sha256 of its text) to find out.
@@ -229,6 +235,7 @@ def _ingest_locked(
     total = len(entries)
     digests = dict(entries)
     seen: set[str] = set()
+    unchanged: list[str] = []
     wanted: list[str] = []
     for rel, digest in entries:
         stored = known.get(rel)
@@ -236,6 +243,7 @@ def _ingest_locked(
             seen.add(rel)
             report.files_seen += 1
             report.unchanged += 1
+            unchanged.append(rel)
         else:
             wanted.append(rel)
     done = total - len(wanted)
@@ -262,6 +270,7 @@ def _ingest_locked(
         stored = known.get(rel)
         if stored is not None and stored[1] == digest and rel not in interrupted:
             report.unchanged += 1
+            unchanged.append(rel)
             done += 1
             if progress:
                 progress(done, total)
@@ -276,6 +285,9 @@ def _ingest_locked(
     report.removed = len(removed)
     replaced = {rel for rel, _, _ in pending if rel in known} | interrupted
     store.remove_paths(tenant, service, removed | replaced)
+    if unchanged:  # stored before roots were recorded, or from a folder since moved
+        roots = store.roots_of(tenant, service)
+        store.set_root(tenant, service, root, [rel for rel in unchanged if roots.get(rel) != root])
 
     batch: list[DocumentIn] = []
     batch_chunks = 0
@@ -287,7 +299,11 @@ def _ingest_locked(
                 path=rel,
                 content_hash=digest,
                 title=rel,
-                chunks=[ChunkIn(c.start_line, c.end_line, c.text) for c in chunks],
+                root=root,
+                chunks=[
+                    ChunkIn(c.start_line, c.end_line, c.text, c.symbol, embedding_text(rel, c.symbol, c.text))
+                    for c in chunks
+                ],
             )
         )
         batch_chunks += len(chunks)

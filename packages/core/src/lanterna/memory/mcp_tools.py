@@ -41,13 +41,15 @@ def memory_search(
     kind: str | None = None,
     path: str | None = None,
     limit: int = 10,
+    per_file: int = 2,
 ) -> list[dict[str, Any]]:
     """Search long-term memory (code, docs, ADRs, incidents, notes) by meaning and identifiers.
 
-    Returns ranked results with path, line range, snippet, score and the id to fetch or forget.
-    path is a glob over stored paths, e.g. 'src/*.py'.
+    Returns ranked results, each with root (the ingested folder, or github:OWNER/REPO@REF),
+    path relative to it, line range, symbol, snippet, score and the id to fetch or forget.
+    path is a glob over stored paths, e.g. 'src/*.py'; per_file caps the results of one file.
     """
-    return api.search(query, service, kind, path, limit)
+    return api.search(query, service, kind, path, limit, per_file=per_file)
 
 
 def memory_remember(text: str, title: str | None = None, service: str | None = None) -> dict[str, Any]:
@@ -81,7 +83,7 @@ def memory_forget(id: str) -> dict[str, Any]:
 
 
 def memory_services() -> list[dict[str, Any]]:
-    """List the services (projects) in memory with document and chunk counts."""
+    """List the services (projects) in memory with document and chunk counts and their roots."""
     return api.services()
 
 

@@ -11,11 +11,14 @@ from lanterna import __version__
 from lanterna.memory.runtime import StoreError
 
 #: Bump when the tables change; add a step to ``MIGRATIONS`` that brings the previous version up.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DIR = "lanterna_memory"
 META, DOCUMENTS, CHUNKS = f"{DIR}/meta", f"{DIR}/documents", f"{DIR}/chunks"
 MARKER = "lanterna-store.json"
 KINDS = ("code", "doc", "adr", "incident", "note", "meeting")
+#: How a document's ``root`` reads: an absolute folder on the machine that ingested it
+#: (``/home/ana/shop``), or a remote source as ``github:OWNER/REPO@REF`` (``gitlab:…`` alike).
+ROOT_DOC = "absolute local folder, or github:OWNER/REPO@REF for a remote source"
 
 
 def python_version() -> str:
@@ -31,6 +34,7 @@ def document_columns() -> dict[str, Any]:
         "service": pxt.Required[pxt.String],
         "kind": pxt.Required[pxt.String],
         "path": pxt.Required[pxt.String],
+        "root": pxt.String | None,  # what ``path`` is relative to (see ``ROOT_DOC``); None for records
         "title": pxt.String | None,
         "content_hash": pxt.Required[pxt.String],
         "body": pxt.String | None,  # full text of records (notes, ADRs, incidents); None for files
@@ -50,8 +54,10 @@ def chunk_columns(dimensions: int) -> dict[str, Any]:
         "service": pxt.Required[pxt.String],
         "kind": pxt.Required[pxt.String],
         "path": pxt.Required[pxt.String],
+        "root": pxt.String | None,
         "start_line": pxt.Int | None,
         "end_line": pxt.Int | None,
+        "symbol": pxt.String | None,  # enclosing definition(s): ``JSONDecoder.raw_decode``
         "text": pxt.Required[pxt.String],
         "embedding": pxt.Required[pxt.Array[(dimensions,), pxt.Float]],  # type: ignore[misc]
         "ingested_at": pxt.Required[pxt.Timestamp],

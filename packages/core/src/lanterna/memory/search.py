@@ -2,12 +2,15 @@
 
 Hybrid widens the semantic candidates, adds chunks that literally contain an identifier
 of the query (``parse_config``, ``RetryPolicy``: what code search is often about), and
-ranks by cosine similarity plus a bonus for the query words found in the chunk and its path.
+ranks by cosine similarity plus a bonus for the query words found in the chunk, its path
+and its symbol. At most ``per_file`` chunks of one document are returned, so a top 5 spans
+several places rather than five parts of one file.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import TYPE_CHECKING, Literal
 
 from lanterna.memory.embedders import words
@@ -17,6 +20,7 @@ if TYPE_CHECKING:
 
 Mode = Literal["hybrid", "vector"]
 LEXICAL_WEIGHT = 0.1  # bench/retrieval_quality.py: 0.05-0.15 best, 0.2+ lowers MRR
+PER_FILE = 2
 STOPWORDS = frozenset(
     [
         "a",
@@ -93,8 +97,22 @@ def _stem(word: str) -> str:
 def lexical_score(terms: set[str], hit: Hit) -> float:
     if not terms:
         return 0.0
-    present = {_stem(w) for w in words(hit.text)} | {_stem(w) for w in words(hit.path)}
+    place = f"{hit.path} {hit.symbol or ''}"
+    present = {_stem(w) for w in words(hit.text)} | {_stem(w) for w in words(place)}
     return len(terms & present) / len(terms)
+
+
+def cap_per_document(hits: list[Hit], per_file: int, limit: int) -> list[Hit]:
+    """The first ``limit`` hits, keeping at most ``per_file`` of any one document."""
+    taken: Counter[str] = Counter()
+    out: list[Hit] = []
+    for hit in hits:
+        if taken[hit.doc_id] < per_file:
+            taken[hit.doc_id] += 1
+            out.append(hit)
+            if len(out) == limit:
+                break
+    return out
 
 
 def search(
@@ -107,12 +125,15 @@ def search(
     path_glob: str | None = None,
     limit: int = 10,
     mode: Mode = "hybrid",
+    per_file: int = PER_FILE,
 ) -> list[Hit]:
     query = query.strip()
     if not query:
         raise SearchError("the search query is empty; say what you are looking for")
     if not 1 <= limit <= 200:
         raise SearchError("limit must be between 1 and 200")
+    if per_file < 1:
+        raise SearchError("per_file must be at least 1 (chunks of one file among the results)")
     paths = None
     if path_glob:
         paths = store.paths_matching(tenant, path_glob, service, kind)
@@ -121,7 +142,8 @@ def search(
     where = store.filters(service=service, kind=kind, paths=paths)
     vector = store.embedder.embed([query])[0]
     if mode == "vector":
-        return store.vector_search(tenant, vector, limit=limit, where_extra=where)
+        hits = store.vector_search(tenant, vector, limit=max(limit * 3, 30), where_extra=where)
+        return cap_per_document(hits, per_file, limit)
     candidates = store.vector_search(tenant, vector, limit=max(limit * 5, 50), where_extra=where)
     seen = {(h.doc_id, h.start_line) for h in candidates}
     names = identifiers(query)
@@ -132,4 +154,4 @@ def search(
     for hit in candidates:
         hit.score = hit.vector_score + LEXICAL_WEIGHT * lexical_score(terms, hit)
     candidates.sort(key=lambda h: h.score, reverse=True)
-    return candidates[:limit]
+    return cap_per_document(candidates, per_file, limit)

@@ -35,6 +35,8 @@ class ChunkIn:
     start_line: int
     end_line: int
     text: str
+    symbol: str | None = None
+    embed: str | None = None  # the text to embed, when it differs from ``text`` (path and symbol on top)
 
 
 @dataclass
@@ -46,6 +48,7 @@ class DocumentIn:
     title: str | None = None
     body: str | None = None
     status: str | None = None
+    root: str | None = None  # what ``path`` is relative to: ``schema.ROOT_DOC``
     doc_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
@@ -60,6 +63,8 @@ class Hit:
     text: str
     score: float
     vector_score: float = 0.0
+    root: str | None = None
+    symbol: str | None = None
 
     def as_dict(self, snippet_chars: int = 400) -> dict[str, Any]:
         snippet = self.text if len(self.text) <= snippet_chars else self.text[: snippet_chars - 1] + "…"
@@ -67,9 +72,11 @@ class Hit:
             "doc_id": self.doc_id,
             "service": self.service,
             "kind": self.kind,
+            "root": self.root,
             "path": self.path,
             "start_line": self.start_line,
             "end_line": self.end_line,
+            "symbol": self.symbol,
             "score": round(self.score, 4),
             "snippet": snippet,
         }
@@ -184,6 +191,7 @@ class MemoryStore:
 
     @staticmethod
     def _migrate(tables: dict[str, Any], meta: dict[str, str]) -> dict[str, str]:
+        """Bring an older store up to ``schema.SCHEMA_VERSION``, one step per version."""
         version = int(meta["schema_version"])
         while version < schema.SCHEMA_VERSION:
             MIGRATIONS[version](tables)
@@ -208,6 +216,23 @@ class MemoryStore:
             r["path"]: (r["doc_id"], r["content_hash"])
             for r in d.where(where).select(d.path, d.doc_id, d.content_hash).collect()
         }
+
+    @_locked
+    def roots_of(self, tenant: str, service: str) -> dict[str, str | None]:
+        """``{path: root}`` of the stored documents of one service."""
+        d = self.documents
+        rows = d.where((d.tenant == tenant) & (d.service == service)).select(d.path, d.root).collect()
+        return {r["path"]: r["root"] for r in rows}
+
+    @_locked
+    def set_root(self, tenant: str, service: str, root: str, paths: Iterable[str]) -> None:
+        """Record ``root`` for stored documents (and their chunks) of one service."""
+        paths = sorted(set(paths))
+        c, d = self.chunks, self.documents
+        for start_at in range(0, len(paths), 500):
+            part = paths[start_at : start_at + 500]
+            c.update({"root": root}, where=(c.tenant == tenant) & (c.service == service) & c.path.isin(part))
+            d.update({"root": root}, where=(d.tenant == tenant) & (d.service == service) & d.path.isin(part))
 
     @_locked
     def has_service(self, tenant: str, service: str) -> bool:
@@ -255,7 +280,7 @@ class MemoryStore:
 
         import numpy as np
 
-        texts = [chunk.text for doc in documents for chunk in doc.chunks]
+        texts = [chunk.embed or chunk.text for doc in documents for chunk in doc.chunks]
         started = time.perf_counter()
         vectors = self.embedder.embed(texts) if texts else []
         embed_seconds = time.perf_counter() - started
@@ -274,8 +299,10 @@ class MemoryStore:
                         "service": service,
                         "kind": doc.kind,
                         "path": doc.path,
+                        "root": doc.root,
                         "start_line": chunk.start_line,
                         "end_line": chunk.end_line,
+                        "symbol": chunk.symbol,
                         "text": chunk.text,
                         "embedding": np.asarray(next(vector_iter), dtype=np.float32),
                         "ingested_at": now,
@@ -291,6 +318,7 @@ class MemoryStore:
                     "service": service,
                     "kind": doc.kind,
                     "path": doc.path,
+                    "root": doc.root,
                     "title": doc.title,
                     "content_hash": doc.content_hash,
                     "body": doc.body,
@@ -351,13 +379,19 @@ class MemoryStore:
     @_locked
     def services(self, tenant: str) -> list[dict[str, Any]]:
         d = self.documents
-        rows = d.where(d.tenant == tenant).select(d.service, d.kind, d.n_chunks).collect()
+        rows = d.where(d.tenant == tenant).select(d.service, d.kind, d.n_chunks, d.root).collect()
         out: dict[str, dict[str, Any]] = {}
         for r in rows:
-            entry = out.setdefault(r["service"], {"service": r["service"], "documents": 0, "chunks": 0, "kinds": {}})
+            entry = out.setdefault(
+                r["service"], {"service": r["service"], "documents": 0, "chunks": 0, "kinds": {}, "roots": set()}
+            )
             entry["documents"] += 1
             entry["chunks"] += r["n_chunks"] or 0
             entry["kinds"][r["kind"]] = entry["kinds"].get(r["kind"], 0) + 1
+            if r["root"]:
+                entry["roots"].add(r["root"])
+        for entry in out.values():
+            entry["roots"] = sorted(entry["roots"])
         return sorted(out.values(), key=lambda e: e["service"])
 
     def stats(self, tenant: str) -> dict[str, Any]:
@@ -367,6 +401,7 @@ class MemoryStore:
             "services": len(services),
             "documents": sum(s["documents"] for s in services),
             "chunks": sum(s["chunks"] for s in services),
+            "roots": {s["service"]: s["roots"] for s in services},
             "embedder": self.embedder.name,
             "dimensions": self.embedder.dimensions,
             "schema_version": schema.SCHEMA_VERSION,
@@ -390,11 +425,7 @@ class MemoryStore:
         where = c.tenant == tenant
         if where_extra is not None:
             where = where & where_extra
-        query = (
-            c.where(where)
-            .select(c.doc_id, c.service, c.kind, c.path, c.start_line, c.end_line, c.text, score=sim)
-            .order_by(sim, asc=False)
-        )
+        query = c.where(where).select(*self._hit_columns(), score=sim).order_by(sim, asc=False)
         return [_hit(r, r["score"]) for r in query.limit(limit).collect()]
 
     @_locked
@@ -414,11 +445,13 @@ class MemoryStore:
         where = (c.tenant == tenant) & match
         if where_extra is not None:
             where = where & where_extra
-        query = c.where(where).select(
-            c.doc_id, c.service, c.kind, c.path, c.start_line, c.end_line, c.text, c.embedding
-        )
+        query = c.where(where).select(*self._hit_columns(), c.embedding)
         q = np.asarray(vector, dtype=np.float32)
         return [_hit(r, float(np.dot(q, r["embedding"]))) for r in query.limit(limit).collect()]
+
+    def _hit_columns(self) -> tuple[Any, ...]:
+        c = self.chunks
+        return (c.doc_id, c.service, c.kind, c.root, c.path, c.start_line, c.end_line, c.symbol, c.text)
 
     def filters(self, *, service: str | None, kind: str | None, paths: list[str] | None) -> Any:
         c = self.chunks
@@ -497,11 +530,21 @@ def _hit(row: dict[str, Any], score: float) -> Hit:
         text=row["text"],
         score=float(score),
         vector_score=float(score),
+        root=row["root"],
+        symbol=row["symbol"],
     )
 
 
+def _add_roots_and_symbols(tables: dict[str, Any]) -> None:
+    """Version 2: documents and chunks record their root, chunks their symbol (None in older rows)."""
+    import pixeltable as pxt
+
+    tables["documents"].add_column(if_exists="ignore", root=pxt.String | None)
+    tables["chunks"].add_columns({"root": pxt.String | None, "symbol": pxt.String | None}, if_exists="ignore")
+
+
 #: ``{from_version: step}``; each step upgrades the tables by one schema version.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], None]] = {}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], None]] = {1: _add_roots_and_symbols}
 
 _store: MemoryStore | None = None
 _store_lock = threading.Lock()
