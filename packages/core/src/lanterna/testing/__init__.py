@@ -21,6 +21,7 @@ from lanterna.testing.base import CheckResult, run_suite
 from lanterna.testing.entitlements import EntitlementsHarness, EntitlementsSuite
 from lanterna.testing.harness import CliRunner, HostHarness, McpSession, RequestTenancy, make_test_host, request_for
 from lanterna.testing.metering import MeteringHarness, MeteringSuite
+from lanterna.testing.sources import CodeSourceHarness, CodeSourceSuite
 from lanterna.testing.tenancy import TenancyHarness, TenancySuite
 from lanterna.testing.tools import McpToolsHarness, McpToolsSuite
 
@@ -29,6 +30,8 @@ __all__ = [
     "AuditSuite",
     "CheckResult",
     "CliRunner",
+    "CodeSourceHarness",
+    "CodeSourceSuite",
     "EntitlementsHarness",
     "EntitlementsSuite",
     "HostHarness",
