@@ -38,6 +38,18 @@ def current_request() -> RequestContext:
     return request
 
 
+def tenancy_plugins(host: PluginHost) -> list[str]:
+    """Installed plugins (not the core's single-tenant default) that resolve tenants."""
+    builtin = {p.name for p in host.plugins if p.builtin}
+    return [i.plugin_name for i in host.implementations("tenant_from_request") if i.plugin_name not in builtin]
+
+
+def resolve_tenant(host: PluginHost, request: RequestContext) -> RequestContext:
+    """``request`` with its tenant resolved, for a check outside any operation (the HTTP
+    credential check); ``Denied`` with the same one-line reason a guarded operation gets."""
+    return Operation(Guard(host), request, "", "", None)._resolve_tenant(host)
+
+
 class Denied(Exception):
     """The guard refused an operation. ``str()`` is one line saying why and what to do."""
 
@@ -184,7 +196,13 @@ class Operation:
             raise Denied("tenancy", f"request refused: {failure}") from None
         if identity is None:
             raise Denied("tenancy", "no tenant could be resolved for this request; configure a tenancy plugin")
-        return replace(request, tenant=identity.tenant, user=identity.user or request.user, roles=identity.roles)
+        return replace(
+            request,
+            tenant=identity.tenant,
+            user=identity.user or request.user,
+            roles=identity.roles,
+            multi_tenant=bool(tenancy_plugins(host)),
+        )
 
     def _plan(self, host: PluginHost) -> Plan:
         try:

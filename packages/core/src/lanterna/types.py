@@ -43,8 +43,10 @@ class RequestContext:
     """Who is asking, and how. Every hook that needs to know receives one.
 
     ``tenant``/``user``/``roles`` are empty until a ``tenant_from_request`` hook resolves
-    them. ``headers`` (lower-case names) may hold credentials: it is left out of ``repr``
-    and must never be logged.
+    them; ``multi_tenant`` is then true when a tenancy plugin (not the core's single-tenant
+    default) did, so the caller is one tenant among several and must not be served the
+    operator's own resources (the server's working directory) by default. ``headers``
+    (lower-case names) may hold credentials: it is left out of ``repr`` and must never be logged.
     """
 
     transport: Transport = "cli"
@@ -53,6 +55,7 @@ class RequestContext:
     roles: tuple[str, ...] = ()
     request_id: str = field(default_factory=new_request_id)
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    multi_tenant: bool = False
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import sys
+from typing import Any
 
 from lanterna.launch import DEFAULT_ADDRESS, DEFAULT_PORT
 from lanterna.plugins import PluginHost
@@ -74,38 +76,89 @@ def _quiet_logging() -> None:
     root.setLevel(logging.WARNING)
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def serve_stdio(host: PluginHost) -> None:
     """Serve until stdin closes or SIGTERM/SIGINT arrives; the ``shutdown`` hook runs either way."""
-    import signal
+    import asyncio
 
     from lanterna.server.app import build_server
 
     _quiet_logging()
     server = build_server(host, transport="stdio")
     _quiet_logging()  # the SDK may install its own handler; keep ours (stderr, one line per record)
-    signal.signal(signal.SIGTERM, _interrupt)
+    loop = asyncio.new_event_loop()
+    signalled = False
     try:
-        server.run("stdio")
+        loop.run_until_complete(_stdio_until_signal(server))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
     except KeyboardInterrupt:
-        pass
+        signalled = True
     finally:
         server.lanterna_lifecycle.stop()  # a no-op when the server's lifespan already stopped it
+    if signalled:
+        _exit_now()
+    _skip_final_collection()
+
+
+async def _stdio_until_signal(server: Any) -> None:
+    """Run the stdio server; SIGTERM and SIGINT stop the event loop between callbacks.
+
+    A KeyboardInterrupt raised by a plain signal handler lands in whatever coroutine happens
+    to run, which asyncio then reports as an unhandled task exception with a traceback.
+    Raised from a loop callback, it leaves ``run_until_complete()`` without passing through a task.
+    """
+    import signal
+
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, _raise_interrupt)
+    await server.run_stdio_async()
+
+
+def _raise_interrupt() -> None:
+    raise KeyboardInterrupt
+
+
+def _exit_now() -> None:
+    """Exit after a signal although a worker thread may still be blocked reading an open stdin
+    (the interpreter would wait for it forever): exit handlers run, then the process ends."""
+    import atexit
+    import os
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    atexit._run_exitfuncs()
+    os._exit(0)
 
 
 def serve_http(host: PluginHost, address: str, port: int) -> None:
+    """Serve streamable HTTP until Ctrl-C/SIGTERM: calls in flight finish, then it stops and says so."""
     from lanterna.server.app import build_server
+    from lanterna.server.http import GracefulServer, http_app
 
     _quiet_logging()
     server = build_server(host, transport="http")
     _quiet_logging()
+    app, in_flight = http_app(server, host, address, port)
     print(f"lanterna: serving MCP over streamable HTTP at http://{_url_host(address)}:{port}/mcp", file=sys.stderr)
-    from lanterna.server.http_limits import transport_options
+    uvicorn_server = GracefulServer(app, in_flight, host=address, port=port)
+    try:
+        asyncio.run(uvicorn_server.serve())
+    except KeyboardInterrupt:  # a second Ctrl-C while calls were still finishing
+        pass
+    finally:
+        server.lanterna_lifecycle.stop()
+    if uvicorn_server.started:
+        print("lanterna: stopped serving MCP over HTTP", file=sys.stderr)
+    _skip_final_collection()
 
-    server.run("streamable-http", host=address, port=port, **transport_options(host.config, address, port))
+
+def _skip_final_collection() -> None:
+    """The process is about to exit: spare it the garbage collection of every object the MCP SDK,
+    pydantic and uvicorn built (about a second on 2 busy cores); atexit handlers still run."""
+    import gc
+
+    gc.freeze()
 
 
 def _url_host(address: str) -> str:
