@@ -28,7 +28,8 @@ DEFAULT_POLICY: dict[str, Any] = {
         "owner": {"allow": ["*"]},
         "admin": {"allow": ["*"]},
         "member": {"allow": ["*"], "deny": ["admin.*", "tenant.*", "license.*"]},
-        "viewer": {"allow": ["*.search", "*.list", "*.get", "*.read", "*.status", "*.diff", "*.log"]},
+        # session tools only read git (and over HTTP only the repository of the caller's tenant)
+        "viewer": {"allow": ["*.search", "*.list", "*.get", "*.read", "*.status", "*.diff", "*.log", "session.*"]},
     }
 }
 

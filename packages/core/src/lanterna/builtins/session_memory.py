@@ -2,6 +2,13 @@
 
 The repository is ``LANTERNA_REPO``, else ``[session] repo`` in the config file, else the
 server's working directory (read at each call, so a relative setting follows the cwd).
+
+Over HTTP with a tenancy plugin installed, the caller is one tenant among several and the
+server's own repository is the operator's: each tenant is served only the repository
+configured for it, and a tenant without one is refused::
+
+    [session.repos]
+    acme = "/srv/repos/acme-app"
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from lanterna.config import Config
 from lanterna.session.git import DEFAULT_DIFF_BYTES, GitError, GitRepo
 
 if TYPE_CHECKING:
-    from lanterna.types import RegisterTool
+    from lanterna.types import RegisterTool, RequestContext
 
 
 class SessionMemory:
@@ -24,8 +31,30 @@ class SessionMemory:
         self.config = config
 
     def repo_path(self) -> Path:
+        request = _guarded_request()
+        if request is not None and request.multi_tenant and request.transport == "http":
+            return self.tenant_repo(request.tenant or "")
         configured = os.environ.get("LANTERNA_REPO") or self.config.get("session", "repo")
         return Path(configured).expanduser() if configured else Path.cwd()
+
+    def tenant_repo(self, tenant: str) -> Path:
+        """The repository ``[session.repos]`` gives ``tenant``; refused when there is none."""
+        repos = self.config.get("session", "repos", {})
+        configured = repos.get(tenant) if isinstance(repos, dict) else None
+        if isinstance(configured, list) and len(configured) == 1:
+            configured = configured[0]
+        if isinstance(configured, list):
+            raise GitError(
+                f"tenant '{tenant}' has {len(configured)} repositories under [session.repos];"
+                " session tools serve one per tenant: the operator keeps one in the server's config file"
+            )
+        if not configured or not isinstance(configured, str):
+            raise GitError(
+                f"no repository is configured for tenant '{tenant}' on this server, so session tools have"
+                " nothing to show; the operator adds one under [session.repos] in the server's config file"
+                f' ({tenant} = "/path/to/repo")'
+            )
+        return Path(configured).expanduser()
 
     def repo(self) -> GitRepo:
         return GitRepo(self.repo_path())
@@ -103,6 +132,15 @@ class SessionMemory:
             raise GitError("the search query is empty; give a word or phrase to look for in commit messages")
         commits = self.repo().log(limit=limit, grep=query, regex=regex, all_refs=all_branches)
         return {"query": query, "commits": commits}
+
+
+def _guarded_request() -> RequestContext | None:
+    from lanterna.guard import current_request
+
+    try:
+        return current_request()
+    except RuntimeError:  # not inside a guarded operation (the resource of a call about to be checked)
+        return None
 
 
 def _errors_to_tool_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
