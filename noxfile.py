@@ -67,8 +67,16 @@ def core_only(session: nox.Session) -> None:
     session.install("build")
     wheel = build_wheel(session, CORE, outdir)
     session.install(str(wheel), *TEST_DEPS, *TEST_PLUGINS)
+    # slow tests run once, in the `tests` session; here the point is the core installed alone
     session.run(
-        "pytest", "tests/core", "tests/memory", "tests/testing", *session.posargs, env={"LANTERNA_CORE_ONLY": "1"}
+        "pytest",
+        "tests/core",
+        "tests/memory",
+        "tests/testing",
+        "-m",
+        "not slow",
+        *session.posargs,
+        env={"LANTERNA_CORE_ONLY": "1"},
     )
 
 

@@ -9,18 +9,7 @@ from pathlib import Path
 import pytest
 
 from lanterna.plugins import reset_host
-
-ISOLATED_ENV = (
-    "LANTERNA_CONFIG",
-    "LANTERNA_DATA_DIR",
-    "LANTERNA_LOAD_PLUGINS",
-    "LANTERNA_DISABLE_PLUGINS",
-    "LANTERNA_STRICT_PLUGINS",
-    "LANTERNA_TRACE_HOOKS",
-    "LANTERNA_AUDIT_FAIL_CLOSED",
-    "LANTERNA_TENANT",
-    "LANTERNA_USER",
-)
+from tests.helpers import ISOLATED_ENV
 
 
 @pytest.fixture(scope="session")
@@ -65,6 +54,12 @@ def lanterna_home(
 
 
 @pytest.fixture
+def anyio_backend() -> str:
+    """Async tests run on asyncio (the MCP SDK's own backend)."""
+    return "asyncio"
+
+
+@pytest.fixture
 def load_plugins(monkeypatch: pytest.MonkeyPatch):
     """``load_plugins("a", "b")`` loads exactly those installed plugins (and the built-ins)."""
 
@@ -73,14 +68,6 @@ def load_plugins(monkeypatch: pytest.MonkeyPatch):
         reset_host()
 
     return load
-
-
-def subprocess_env(home: Path, **extra: str) -> dict[str, str]:
-    """Environment for a `lanterna` subprocess: isolated home, chosen plugins."""
-    env = {k: v for k, v in os.environ.items() if k not in ISOLATED_ENV}
-    env["LANTERNA_HOME"] = str(home)
-    env.update(extra)
-    return env
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -1,12 +1,7 @@
 """End to end over MCP streamable HTTP: tenant A can neither see, count nor delete tenant B's data.
 
-TO FINISH AFTER MERGING THE MCP SERVER BRANCH: this file drives whatever tools the server
-registers, generically (arguments made from each tool's input schema), so it needs only a
-way to build the server. Set ``SERVER_FACTORY`` to the ``module:function`` that returns an
-``mcp.server.MCPServer`` for a ``PluginHost`` (or adapt ``build_app``). Until that module
-exists the test skips, saying so.
-
-How it works: tenant B calls every tool with strings carrying B's unique marker (so any
+It drives whatever tools the server registers, generically (arguments made from each tool's
+input schema). How it works: tenant B calls every tool with strings carrying B's unique marker (so any
 "remember"/"write" tool stores B data), tenant A does the same with A's marker. Then A calls
 every tool again with words that match B's data (but not B's marker, which A's own writes
 would then contain), and with every id B's results exposed; no answer to A may contain B's
@@ -17,9 +12,7 @@ it passes for an isolated one and fails for one whose search ignores the tenant.
 
 from __future__ import annotations
 
-import importlib
 import json
-import os
 import socket
 import threading
 import time
@@ -29,17 +22,11 @@ from typing import Any
 import pytest
 from cloud_harness import Cloud
 
-SERVER_FACTORY = os.environ.get("LANTERNA_MCP_SERVER_FACTORY", "lanterna.server.app:build_server")
-
 
 def build_app(host: Any) -> Any:
-    module_name, _, function = SERVER_FACTORY.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError:
-        pytest.skip(f"the MCP server ({SERVER_FACTORY}) is not in this tree yet; the lead wires it after merging")
-    server = getattr(module, function)(host)
-    return server.streamable_http_app()
+    from lanterna.server.app import build_server
+
+    return build_server(host, transport="http").streamable_http_app()
 
 
 def free_port() -> int:
@@ -129,8 +116,6 @@ async def call_all(url: str, key: str, text: str, ids: list[str]) -> dict[str, A
 
 @pytest.mark.anyio
 async def test_tenant_a_cannot_reach_tenant_b_over_mcp(cloud: Cloud) -> None:
-    pytest.importorskip("mcp")
-    pytest.importorskip("uvicorn")
     cloud.other["cloud.plans.free"] = {"operations_per_day": 100_000}
     cloud.reload()
     key_a, key_b = cloud.key("tenant-a", "owner"), cloud.key("tenant-b", "owner")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import subprocess_env
+from tests.helpers import subprocess_env
 
 LANTERNA = shutil.which("lanterna") or str(Path(sys.executable).parent / "lanterna")
 

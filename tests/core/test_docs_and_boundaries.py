@@ -40,3 +40,16 @@ def test_core_source_imports_no_plugin_package():
                 names = [node.module]
             offenders += [f"{path.relative_to(CORE)}: {n}" for n in names if n.startswith("lanterna_")]
     assert offenders == []
+
+
+def test_tests_share_fixtures_through_conftest_and_helpers_through_a_module():
+    here = Path(__file__)
+    sources = {p: p.read_text(encoding="utf-8") for p in (ROOT / "tests").rglob("*.py") if p != here}
+    conftest_import = "from tests." + "conftest import"
+    assert [p for p, text in sources.items() if conftest_import in text] == []
+    assert [p.relative_to(ROOT) for p, text in sources.items() if "def anyio_backend(" in text] == [
+        Path("tests/conftest.py")
+    ]
+    assert [p.relative_to(ROOT) for p, text in sources.items() if "def subprocess_env(" in text] == [
+        Path("tests/helpers.py")
+    ]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import subprocess_env
+from tests.helpers import subprocess_env
 
 PLUGIN = """
 from lanterna import hookimpl

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import subprocess_env
+from tests.helpers import subprocess_env
 
 HEAVY = ("mcp", "pixeltable", "httpx", "httpx2")
 

@@ -29,11 +29,6 @@ CORE_TOOLS = SESSION_TOOLS | MEMORY_TOOLS
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     repo = init_repo(tmp_path / "repo")
     commit_file(repo, "README.md", "hello\n", "Initial commit")

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import subprocess_env
 from tests.core.server_helpers import audit_events, commit_file, init_repo, text_of
+from tests.helpers import subprocess_env
 
 pytestmark = pytest.mark.anyio
 
@@ -32,11 +32,6 @@ INITIALIZE = {
         "clientInfo": {"name": "raw-test", "version": "1"},
     },
 }
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture

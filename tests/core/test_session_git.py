@@ -16,11 +16,6 @@ from tests.core.server_helpers import commit_file, git, init_repo, text_of
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def call(name: str, arguments: dict[str, Any] | None = None) -> Any:
     async with Client(build_server()) as client:
         return await client.call_tool(name, arguments or {})

@@ -10,7 +10,7 @@ import pytest
 
 from lanterna.plugins import get_host
 from lanterna.sources import SourceError, SourceSpec, find_source
-from tests.conftest import subprocess_env
+from tests.helpers import subprocess_env
 
 
 @pytest.mark.parametrize(

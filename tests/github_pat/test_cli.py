@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import subprocess_env
 from tests.github_pat.conftest import TOKEN
+from tests.helpers import subprocess_env
 
 LANTERNA = str(Path(sys.executable).with_name("lanterna"))
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from lanterna.memory import api
-from tests.conftest import subprocess_env
 from tests.github_pat.conftest import TOKEN
 from tests.github_pat.helpers import guarded
+from tests.helpers import subprocess_env
 
 
 @pytest.fixture(autouse=True)

@@ -15,9 +15,9 @@ import pytest
 from lanterna import hookimpl
 from lanterna.plugins import get_host, reset_host
 from lanterna.testing.harness import RequestTenancy
-from tests.conftest import subprocess_env
 from tests.fake_github import FakeGitHub
 from tests.github_pat.conftest import FILES, OTHER_TOKEN, TOKEN, write_config
+from tests.helpers import subprocess_env
 
 pytestmark = pytest.mark.anyio
 LANTERNA = str(Path(sys.executable).with_name("lanterna"))
@@ -25,11 +25,6 @@ TOOLS = {
     "github_repos", "github_repo", "github_tree", "github_read", "github_search",
     "github_commits", "github_prs", "github_pr", "github_issues", "github_issue",
 }  # fmt: skip
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 def text_of(result: Any) -> str:

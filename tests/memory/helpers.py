@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +12,6 @@ from lanterna.plugins import get_host
 from lanterna.types import RequestContext
 
 LANTERNA = [str(Path(sys.executable).with_name("lanterna"))]
-ISOLATED = ("LANTERNA_CONFIG", "LANTERNA_DATA_DIR", "LANTERNA_TENANT", "LANTERNA_PIXELTABLE_HOME", "LANTERNA_EMBEDDER")
 
 
 @contextlib.contextmanager
@@ -32,15 +30,6 @@ def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
         else:
             path.write_text(content, encoding="utf-8")
     return root
-
-
-def subprocess_env(lanterna_home: Path, **extra: str) -> dict[str, str]:
-    """Environment for a `lanterna` subprocess: its own home, no third-party plugin."""
-    env = {k: v for k, v in os.environ.items() if k not in ISOLATED}
-    env["LANTERNA_HOME"] = str(lanterna_home)
-    env["LANTERNA_LOAD_PLUGINS"] = ""
-    env.update(extra)
-    return env
 
 
 #: The MCP tools of the memory built-in plugin.

@@ -14,8 +14,9 @@ from typer.testing import CliRunner
 from lanterna import hookimpl
 from lanterna.memory.commands import register
 from lanterna.plugins import get_host
+from tests.helpers import subprocess_env
 
-from .helpers import LANTERNA, subprocess_env, write_tree
+from .helpers import LANTERNA, write_tree
 
 
 @pytest.fixture
@@ -92,13 +93,20 @@ def test_plugin_registers_commands_without_importing_heavy_libraries(tmp_path: P
         " heavy = [m for m in ('pixeltable', 'onnxruntime', 'numpy', 'mcp', 'tokenizers') if m in sys.modules];"
         " assert not heavy, heavy"
     )
-    done = subprocess.run([sys.executable, "-c", script], env=subprocess_env(tmp_path), capture_output=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=subprocess_env(tmp_path, own_store=True, LANTERNA_LOAD_PLUGINS=""),
+        capture_output=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr.decode()
 
 
 def test_cli_json_output_is_clean_and_external_database_passes_through(tmp_path: Path) -> None:
     env = subprocess_env(
         tmp_path / "home",
+        own_store=True,
+        LANTERNA_LOAD_PLUGINS="",
         LANTERNA_EMBEDDER="hash-384",
         LANTERNA_PIXELTABLE_HOME=str(tmp_path / "pxt"),
         LANTERNA_DB_CONNECT_STR="postgresql://nobody@127.0.0.1:1/lanterna",

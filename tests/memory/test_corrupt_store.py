@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import LANTERNA, subprocess_env
+from tests.helpers import subprocess_env
+
+from .helpers import LANTERNA
 
 DROP_META = """
 import sys
@@ -24,7 +26,13 @@ runtime.stop()
 @pytest.mark.slow
 def test_incomplete_store_is_refused(tmp_path: Path) -> None:
     home = tmp_path / "pxt"
-    env = subprocess_env(tmp_path / "home", LANTERNA_PIXELTABLE_HOME=str(home), LANTERNA_EMBEDDER="hash-384")
+    env = subprocess_env(
+        tmp_path / "home",
+        own_store=True,
+        LANTERNA_LOAD_PLUGINS="",
+        LANTERNA_PIXELTABLE_HOME=str(home),
+        LANTERNA_EMBEDDER="hash-384",
+    )
     created = subprocess.run([*LANTERNA, "stats", "--json"], env=env, capture_output=True, timeout=180)
     assert created.returncode == 0, created.stderr.decode()[-2000:]
     dropped = subprocess.run([sys.executable, "-c", DROP_META, str(home)], env=env, capture_output=True, timeout=180)

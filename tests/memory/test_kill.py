@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from lanterna.memory import api
+from tests.helpers import subprocess_env
 
-from .helpers import LANTERNA, operation, subprocess_env, write_tree
+from .helpers import LANTERNA, operation, write_tree
 
 FILES = 600
 
@@ -30,7 +31,12 @@ def test_kill_9_mid_ingest_then_rerun(tmp_path: Path, pxt_home: Path, tenant: st
     with operation():
         store = api.store()  # this process keeps the shared Postgres alive across the kill
     env = subprocess_env(
-        tmp_path / "home", LANTERNA_PIXELTABLE_HOME=str(pxt_home), LANTERNA_EMBEDDER="hash-384", LANTERNA_TENANT=tenant
+        tmp_path / "home",
+        own_store=True,
+        LANTERNA_LOAD_PLUGINS="",
+        LANTERNA_PIXELTABLE_HOME=str(pxt_home),
+        LANTERNA_EMBEDDER="hash-384",
+        LANTERNA_TENANT=tenant,
     )
     command = [*LANTERNA, "ingest", str(root), "--service", "killed", "--json"]
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

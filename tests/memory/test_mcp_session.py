@@ -13,11 +13,6 @@ from tests.memory.helpers import write_tree
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def test_ingest_with_progress_then_search_remember_and_forget_over_mcp(tmp_path: Path, tenant: str) -> None:
     root = write_tree(
         tmp_path / "billing",

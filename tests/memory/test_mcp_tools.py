@@ -1,6 +1,6 @@
-"""The MCP tool functions, called as the server will: inside a guarded operation.
+"""The MCP tool functions, called as the server does: inside a guarded operation.
 
-The MCP server lives on another branch; end-to-end MCP client tests are wired when it lands.
+``test_mcp_session.py`` calls the same tools through a real MCP client session.
 """
 
 from __future__ import annotations

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from lanterna.memory.embedders import MiniLMEmbedder
+from tests.helpers import subprocess_env
 
-from .helpers import LANTERNA, subprocess_env, write_tree
+from .helpers import LANTERNA, write_tree
 
 CORPUS = {
     "billing/invoice.py": "def total_with_vat(lines, rate):\n"
@@ -26,7 +27,9 @@ CORPUS = {
 @pytest.mark.slow
 def test_default_model_ranks_by_meaning(tmp_path: Path) -> None:
     root = write_tree(tmp_path / "corpus", CORPUS)
-    env = subprocess_env(tmp_path / "home")  # default embedder, store under the data dir
+    env = subprocess_env(
+        tmp_path / "home", own_store=True, LANTERNA_LOAD_PLUGINS=""
+    )  # default embedder, store under the data dir
     ingest = subprocess.run(
         [*LANTERNA, "ingest", str(root), "--service", "shop", "--json"], env=env, capture_output=True, timeout=300
     )

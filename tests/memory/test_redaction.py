@@ -124,11 +124,6 @@ def _leaks(text: str) -> list[str]:
     return [s for s in PLANTED if s in text or s[::-1] in text]
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.mark.anyio
 async def test_no_planted_secret_comes_back_from_any_tool(planted: Path) -> None:
     async with Client(build_server()) as client:

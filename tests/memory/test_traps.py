@@ -18,8 +18,9 @@ import pytest
 from lanterna.memory import api, runtime
 from lanterna.memory.runtime import postgres_pid
 from lanterna.memory.store import ChunkIn, DocumentIn
+from tests.helpers import subprocess_env
 
-from .helpers import operation, subprocess_env
+from .helpers import operation
 
 
 def _listening_inodes() -> set[str]:
@@ -73,7 +74,13 @@ OPEN_AND_SEARCH = textwrap.dedent(
 
 def test_fresh_store_prints_nothing_on_stdout_and_stops_postgres(tmp_path: Path) -> None:
     home = tmp_path / "pxt"
-    env = subprocess_env(tmp_path / "lanterna", LANTERNA_PIXELTABLE_HOME=str(home), LANTERNA_EMBEDDER="hash-384")
+    env = subprocess_env(
+        tmp_path / "lanterna",
+        own_store=True,
+        LANTERNA_LOAD_PLUGINS="",
+        LANTERNA_PIXELTABLE_HOME=str(home),
+        LANTERNA_EMBEDDER="hash-384",
+    )
     done = subprocess.run([sys.executable, "-c", OPEN_AND_SEARCH], env=env, capture_output=True, timeout=180)
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert done.stdout == b""

@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 
 from tests.cloud_stubs.cloud_harness import lanterna, write_config
-from tests.conftest import subprocess_env
+from tests.helpers import subprocess_env
 
 ROOT = Path(__file__).parents[2]
 WORKER = Path(__file__).with_name("guarded_calls.py")

@@ -16,7 +16,7 @@ import pytest
 
 from lanterna.guard import Denied
 from tests.cloud_stubs.cloud_harness import write_config
-from tests.conftest import subprocess_env
+from tests.helpers import subprocess_env
 
 WORKER = Path(__file__).with_name("guarded_calls.py")
 ROOT = Path(__file__).parents[2]
