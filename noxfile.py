@@ -45,11 +45,17 @@ def build_wheel(session: nox.Session, folder: str, outdir: Path) -> Path:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff, and import-linter's contracts (the core imports no plugin; plugins are independent)."""
-    session.install("ruff", "import-linter", "-e", CORE, *[f"-e{p}" for p in PLUGIN_PACKAGES])
+    """ruff; import-linter's contracts (the core imports no plugin; plugins are independent);
+    mypy on every package's source; deptry: every package declares what it imports."""
+    packages = [CORE, *PLUGIN_PACKAGES]
+    session.install("ruff", "import-linter", "mypy", "deptry", *[f"-e{p}" for p in packages])
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", "--diff", "packages", "tests", "bench", "noxfile.py")
     session.run("lint-imports")
+    session.run("mypy", *[f"{p}/src" for p in packages])
+    for folder in packages:
+        with session.chdir(folder):
+            session.run("deptry", "src")
 
 
 @nox.session

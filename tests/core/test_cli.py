@@ -238,3 +238,21 @@ def test_keeping_only_the_invoked_command_still_works_on_this_typer():
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 0 and result.output == f"{expected}\n"
     assert not keep_only_command(build(), "missing")
+
+
+def test_status_shows_the_usage_a_metering_plugin_summarizes():
+    from lanterna import hookimpl
+    from lanterna.cli import _status
+    from lanterna.plugins import get_host
+    from lanterna.types import UsageSummary
+
+    class Metering:
+        @hookimpl
+        def usage_summary(self, tenant, since, until):
+            assert until - since == 86400
+            return UsageSummary(tenant, since, until, total=7, by_action={"memory.search": 7})
+
+    host = get_host()
+    assert _status(host)["usage_24h"] is None  # no metering plugin: nothing to show
+    host.register(Metering(), "metering")
+    assert _status(host)["usage_24h"] == {"tenant": "local", "total": 7, "by_action": {"memory.search": 7}}

@@ -53,3 +53,24 @@ def test_tests_share_fixtures_through_conftest_and_helpers_through_a_module():
     assert [p.relative_to(ROOT) for p, text in sources.items() if "def subprocess_env(" in text] == [
         Path("tests/helpers.py")
     ]
+
+
+def test_import_contracts_name_every_plugin_package_of_the_repository():
+    import tomllib
+
+    plugin_packages = {
+        p.name for p in ROOT.glob("packages/*/src/*") if p.is_dir() and p.name.isidentifier() and p.name != "lanterna"
+    }
+    assert plugin_packages  # the repository ships plugins
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
+    contracts = {c["type"]: c for c in config["contracts"]}
+    assert plugin_packages <= set(config["root_packages"])
+    assert plugin_packages <= set(contracts["forbidden"]["forbidden_modules"])
+    assert plugin_packages <= set(contracts["independence"]["modules"])
+
+
+def test_every_hook_has_a_caller():
+    sources = "\n".join(p.read_text(encoding="utf-8") for p in ROOT.glob("packages/*/src/**/*.py"))
+    # host.call("name", ...) or the guard's _decide(host, "name", ...)
+    uncalled = [n for n in hookspecs.FAMILIES if f'call("{n}"' not in sources and f'_decide(host, "{n}"' not in sources]
+    assert uncalled == []

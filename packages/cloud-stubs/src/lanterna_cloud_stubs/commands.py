@@ -227,7 +227,7 @@ def register(cli: Any, plugin: "CloudStubs") -> None:
         """List API keys (ids, tenants, roles; never the keys)."""
         with guarded(plugin, "tenant.keys", "keys") as caller:
             records = [r for r in plugin.keys.records() if not confined() or r.tenant == caller]
-        rows = [
+        rows: list[dict[str, Any]] = [
             {"id": r.id, "tenant": r.tenant, "user": r.user, "roles": list(r.roles), "revoked": r.revoked}
             for r in records
         ]

@@ -215,6 +215,7 @@ class Entitlements:
         if state == "expired":
             plan = Plan(claims.tier, claims.features, dict(self.settings.free_limits), "expired", source)
         else:
+            # (ignored for mypy) state is 'valid' or 'grace' here ('expired' is handled above); mypy sees str
             plan = Plan(claims.tier, claims.features, dict(claims.limits), state, source)  # type: ignore[arg-type]
         return Evaluation(tenant, state, plan, lic, reasons, warnings, online)
 

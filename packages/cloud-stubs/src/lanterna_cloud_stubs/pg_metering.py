@@ -45,6 +45,7 @@ class PgMetering:
                 f"SELECT (SELECT coalesce(sum(units), 0) FROM {S}.usage_daily WHERE tenant = %s AND day = %s),"
                 f" (SELECT count(*) FROM {S}.quota_pending WHERE tenant = %s AND admitted_at > %s)",
                 (tenant, int(day_start // 86400), tenant, now - PENDING_TTL),
+                # (ignored for mypy) an aggregate query always returns one row; psycopg types fetchone() as optional
             ).fetchone()  # type: ignore[misc]
             if used + pending >= limit:
                 wait = _duration(day_start + 86400 - now)

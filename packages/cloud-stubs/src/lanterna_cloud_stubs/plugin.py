@@ -31,6 +31,7 @@ class cached_property(Generic[T]):
 
     def __get__(self, obj: Any, owner: type | None = None) -> T:
         if obj is None:
+            # (ignored for mypy) read from the class, a descriptor returns itself, not a T
             return self  # type: ignore[return-value]
         try:
             return obj.__dict__[self.name]

@@ -210,6 +210,23 @@ def hooks_command(
     _table("Hooks", ["family", "hook", "purpose", "implementers (call order)"], table_rows)
 
 
+def _usage_last_day(host: PluginHost) -> dict[str, Any] | None:
+    """The local tenant's usage over the last 24 hours, if a metering plugin keeps it."""
+    import time
+
+    from lanterna.types import RequestContext
+
+    try:
+        identity = host.call("tenant_from_request", request=RequestContext(transport="cli"))
+        now = time.time()
+        summary = identity and host.call("usage_summary", tenant=identity.tenant, since=now - 86400, until=now)
+    except Exception:  # noqa: BLE001 - status must report, not crash; the failure is counted
+        return None
+    if not summary:
+        return None
+    return {"tenant": summary.tenant, "total": summary.total, "by_action": dict(summary.by_action)}
+
+
 def _status(host: PluginHost) -> dict[str, Any]:
     from lanterna.hookspecs import FAMILIES, PAID_FAMILIES
     from lanterna.plugins import recorded_hook_failures
@@ -217,7 +234,7 @@ def _status(host: PluginHost) -> dict[str, Any]:
 
     active: dict[str, list[str]] = {}
     for plugin in host.plugins:
-        if plugin.status == "loaded" and not plugin.builtin:
+        if plugin.status in ("loaded", "degraded") and not plugin.builtin:
             for hook in plugin.hooks:
                 family = FAMILIES.get(hook)
                 if family and plugin.name not in active.setdefault(family, []):
@@ -230,6 +247,7 @@ def _status(host: PluginHost) -> dict[str, Any]:
         plan, plan_error = FREE_PLAN, str(exc)
     failures = recorded_hook_failures()
     return {
+        "usage_24h": _usage_last_day(host),
         "version": __version__,
         "mode": "cloud" if paid else "oss",
         "active_families": {f: active[f] for f in sorted(active)},
@@ -263,6 +281,9 @@ def status_command(as_json: JsonOption = False) -> None:
     )
     if ent["error"]:
         print(f"entitlements error: {ent['error']}")
+    usage = status["usage_24h"]
+    if usage is not None:
+        print(f"usage (24 h, tenant {usage['tenant']}): {usage['total']} operation(s)")
     families = status["active_families"]
     print("active families: " + (", ".join(f"{f} ({', '.join(p)})" for f, p in families.items()) or "none (core only)"))
     for p in status["plugin_failures"]:

@@ -19,7 +19,16 @@ from typing import Any, TypeVar
 
 from lanterna.config import env_flag
 from lanterna.plugins import HookFailed, PluginHost
-from lanterna.types import FREE_PLAN, AuditEvent, Plan, Refused, RequestContext, SecurityEvent, UsageEvent
+from lanterna.types import (
+    FREE_PLAN,
+    AuditEvent,
+    Outcome,
+    Plan,
+    Refused,
+    RequestContext,
+    SecurityEvent,
+    UsageEvent,
+)
 
 T = TypeVar("T")
 
@@ -159,7 +168,7 @@ class Operation:
     def finish(self, exc: BaseException | None) -> None:
         """Record usage and the audit event of the operation that ended with ``exc`` (None: success)."""
         host = self.guard.host
-        outcome = "success" if exc is None else "error"
+        outcome: Outcome = "success" if exc is None else "error"
         duration_ms = (time.perf_counter() - self.started) * 1000
         request = self.request
         event = UsageEvent(

@@ -15,9 +15,9 @@ import re
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import pluggy
 
@@ -152,7 +152,7 @@ class PluginHost:
             else:
                 self._load_one(ep, info)
 
-    def _load_one(self, ep: EntryPoint, info: PluginInfo) -> None:
+    def _load_one(self, ep: EntryPoint, info: PluginInfo) -> PluginInfo:
         try:
             plugin = ep.load()
         except BaseException as exc:  # a plugin may raise anything at import, SystemExit included
@@ -178,7 +178,7 @@ class PluginHost:
                     raise
                 info.traceback = _traceback(exc)
                 return self._fail(info, f"could not be set up: {type(exc).__name__}: {_one_line(exc)}")
-        self.register(plugin, info)
+        return self.register(plugin, info)
 
     def register(self, plugin: object, info: PluginInfo | str) -> PluginInfo:
         """Register a plugin object, reporting (not raising) what is wrong with it."""
@@ -262,7 +262,8 @@ class PluginHost:
             try:
                 # pluggy's own call loop (the one ``pm.hook.<name>(...)`` uses) runs wrappers
                 # and firstresult; ``tests/core/test_plugins.py`` fails if its signature moves.
-                outcome = self.pm._hookexec(hook, [call.guarded(i) for i in reversed(impls)], kwargs, firstresult)
+                guarded = cast("list[pluggy.HookImpl]", [call.guarded(i) for i in reversed(impls)])
+                outcome = self.pm._hookexec(hook, guarded, kwargs, firstresult)
             except Exception as exc:
                 plugin = call.blame(exc) or call.wrappers or "lanterna"
                 if not isinstance(exc, Refused):  # a refusal is a decision, not a plugin failure
@@ -375,7 +376,7 @@ class _Call:
         def guarded(*args: Any, **kwargs: Any) -> Any:
             args, kwargs = self._arguments(impl.plugin_name, args, kwargs)
             try:
-                return (yield from impl.function(*args, **kwargs))
+                return (yield from cast("Generator[Any, Any, Any]", impl.function(*args, **kwargs)))
             except Exception as exc:
                 if self.blame(exc) is None:  # an inner implementation's error passing through keeps its name
                     self.raised.append((exc, impl.plugin_name))

@@ -156,6 +156,7 @@ def search(
             kind=_kind(kind),
             path_glob=path,
             limit=limit,
+            # (ignored for mypy) mode was checked against 'hybrid' and 'vector' above; mypy sees str
             mode=mode,  # type: ignore[arg-type]
             per_file=per_file,
         )

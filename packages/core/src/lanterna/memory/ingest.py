@@ -157,7 +157,7 @@ def ingest(
                 continue
 
     # a single file updates that file only; a folder is the service's whole tree
-    entries = [(rel, None) for rel in paths]
+    entries: list[tuple[str, str | None]] = [(rel, None) for rel in paths]
     # paths are relative to the folder ingested (a single file's folder): recorded with each document
     base = str(root.parent if root.is_file() else root)
     return _ingest_entries(store, tenant, report, entries, fetch, base, not root.is_file(), kind, progress, started)

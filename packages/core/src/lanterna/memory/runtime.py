@@ -99,7 +99,8 @@ def start(settings: RuntimeSettings) -> None:
             import pixeltable as pxt
             from pixeltable.env import Env
 
-            Env._start_web_server = _no_web_server  # type: ignore[method-assign]
+            # a module-level function replaces the method: Pixeltable must not open its HTTP server
+            Env._start_web_server = _no_web_server  # type: ignore[method-assign,assignment]
             try:
                 pxt.init({"pixeltable.verbosity": 0})
             except Exception as exc:

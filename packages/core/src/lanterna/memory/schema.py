@@ -59,6 +59,7 @@ def chunk_columns(dimensions: int) -> dict[str, Any]:
         "end_line": pxt.Int | None,
         "symbol": pxt.String | None,  # enclosing definition(s): ``JSONDecoder.raw_decode``
         "text": pxt.Required[pxt.String],
+        # (ignored for mypy) Pixeltable's Array[(shape,), dtype] is a run-time subscript, not a typing generic
         "embedding": pxt.Required[pxt.Array[(dimensions,), pxt.Float]],  # type: ignore[misc]
         "ingested_at": pxt.Required[pxt.Timestamp],
     }

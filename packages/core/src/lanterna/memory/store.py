@@ -91,6 +91,7 @@ def _locked(method: F) -> F:
         with self.lock:
             return method(self, *args, **kwargs)
 
+    # (ignored for mypy) functools.wraps keeps the method's signature, which mypy cannot see through F
     return wrapper  # type: ignore[return-value]
 
 

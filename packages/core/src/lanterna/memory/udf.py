@@ -32,9 +32,11 @@ def _embedder(dimensions: int) -> Embedder:
 
 
 @pxt.udf(batch_size=16)
-def embed_384(texts: Batch[str]) -> Batch[pxt.Array[(384,), pxt.Float]]:  # type: ignore[misc]
+# Pixeltable reads the column type from ``Array[(shape,), dtype]``, a run-time subscript that
+# type checkers take for a malformed generic: hence the ignores on these two lines.
+def embed_384(texts: Batch[str]) -> Batch[pxt.Array[(384,), pxt.Float]]:  # type: ignore[type-arg,syntax]
     vectors = _embedder(384).embed(list(texts))
-    return [np.asarray(v, dtype=np.float32) for v in vectors]
+    return [np.asarray(v, dtype=np.float32) for v in vectors]  # type: ignore[misc]
 
 
 UDFS = {384: embed_384}

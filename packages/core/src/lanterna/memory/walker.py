@@ -70,6 +70,7 @@ class _Ignore:
             if folder and not rel.startswith(folder + "/"):
                 continue
             sub = rel[len(folder) + 1 :] if folder else rel
+            # (ignored for mypy) pathspec's check_file() result has .include; its annotations predate it
             verdict = spec.check_file(sub + ("/" if is_dir else "")).include  # type: ignore[attr-defined]
             if verdict is not None:
                 return verdict

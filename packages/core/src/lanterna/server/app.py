@@ -165,10 +165,19 @@ def guarded_tool(
     wrapper.__qualname__ = spec.name
     wrapper.__doc__ = spec.description
     wrapper.__module__ = getattr(fn, "__module__", __name__)
+    # (ignored for mypy) inspect reads __signature__ from any function; typeshed does not declare it
     wrapper.__signature__ = signature.replace(parameters=params, return_annotation=return_annotation)  # type: ignore[attr-defined]
     wrapper.__annotations__ = hints
+    # (ignored for mypy) the registered tool function carries its spec back to tests and listings
     wrapper.lanterna_spec = spec  # type: ignore[attr-defined]
     return wrapper
+
+
+class LanternaServer(MCPServer[Any]):
+    """The SDK's server, with the tool registry it serves and its start-up/shutdown runner."""
+
+    lanterna_registry: ToolRegistry
+    lanterna_lifecycle: Lifecycle
 
 
 def build_server(
@@ -176,7 +185,7 @@ def build_server(
     *,
     transport: Transport = "stdio",
     registry: ToolRegistry | None = None,
-) -> MCPServer:
+) -> LanternaServer:
     """The Lanterna MCP server with every plugin's tools, each behind the guard."""
     host = host or get_host()
     registry = registry if registry is not None else collect_tools(host)
@@ -194,7 +203,7 @@ def build_server(
 
             await anyio.to_thread.run_sync(lifecycle.stop)
 
-    server = MCPServer(
+    server = LanternaServer(
         name="lanterna",
         version=__version__,
         instructions=INSTRUCTIONS,
@@ -216,6 +225,6 @@ def build_server(
         from lanterna.server.health import add_health_routes
 
         add_health_routes(server, host, lifecycle)
-    server.lanterna_registry = registry  # type: ignore[attr-defined]
-    server.lanterna_lifecycle = lifecycle  # type: ignore[attr-defined]
+    server.lanterna_registry = registry
+    server.lanterna_lifecycle = lifecycle
     return server

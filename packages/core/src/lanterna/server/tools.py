@@ -157,7 +157,7 @@ class ToolRegistry:
     ) -> ToolSpec:
         if not callable(fn):
             raise RegistrationError(f"register() needs a function, got {type(fn).__name__}")
-        tool_name = name or getattr(fn, "__name__", "")
+        tool_name = name or str(getattr(fn, "__name__", ""))
         if not TOOL_NAME.match(tool_name):
             raise RegistrationError(f"tool name {tool_name!r} is invalid; use 1-64 letters, digits, '_', '-' or '.'")
         for param in inspect.signature(fn).parameters.values():

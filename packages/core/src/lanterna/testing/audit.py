@@ -101,9 +101,9 @@ class AuditSuite(Suite):
         host = harness.host()
         for _ in range(5):
             run_op(host, harness.request_for(TENANT), tenant=TENANT)
-        assert harness.verify() == [], "verify() reports problems in an untouched log"  # type: ignore[attr-defined]
-        harness.tamper(kind)  # type: ignore[attr-defined]
-        assert harness.verify(), f"verify() did not notice the {kind} of the log"  # type: ignore[attr-defined]
+        assert harness.verify() == [], "verify() reports problems in an untouched log"
+        harness.tamper(kind)
+        assert harness.verify(), f"verify() did not notice the {kind} of the log"
 
     def test_edited_event_is_detected(self, harness: AuditHarness) -> None:
         self._tampered(harness, "edit")

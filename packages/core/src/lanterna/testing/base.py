@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from lanterna.guard import Denied, Guard, current_request
 from lanterna.plugins import PluginHost
@@ -16,7 +16,7 @@ class Skipped(Exception):
     """A check that needs something the harness does not provide."""
 
 
-def skip(reason: str) -> None:
+def skip(reason: str) -> NoReturn:
     """Skip the running check: through pytest when it runs it, else for ``run_suite``."""
     try:
         import pytest

@@ -114,6 +114,7 @@ def make_test_host(
     resolves_tenants = any(impl.plugin_name in under_test for impl in host.implementations("tenant_from_request"))
     if not resolves_tenants:
         host.register(tenancy or RequestTenancy(), REQUEST_TENANCY)
+    # (ignored for mypy) the test host carries the names of the plugins under test for the suites
     host.plugins_under_test = sorted(under_test)  # type: ignore[attr-defined]
     return host
 
@@ -179,6 +180,7 @@ class McpSession:
         from lanterna.server.app import build_server
 
         self.host = host
+        # (ignored for mypy) a harness host quacks like PluginHost without being one
         self.server = build_server(host, transport=transport)  # type: ignore[arg-type]
         self._stack = contextlib.ExitStack()
         try:
