@@ -14,7 +14,7 @@ import pytest
 
 from lanterna import PLUGIN_API_VERSION
 from lanterna.authoring import FAMILIES, core_requirement, render
-from tests.conftest import subprocess_env
+from tests.helpers import subprocess_env
 
 ALL = list(FAMILIES)
 

@@ -20,11 +20,6 @@ pytestmark = pytest.mark.anyio
 HOOK_TIMEOUT_S = 1.0
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class SlowPlugin:
     """Tools whose ``authorize`` blocks until released, and a quick tool nobody blocks."""
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from lanterna.memory import api
-from tests.conftest import subprocess_env
 from tests.gitlab_pat.conftest import PROJECT, TOKEN
 from tests.gitlab_pat.helpers import guarded
+from tests.helpers import subprocess_env
 
 
 @pytest.fixture(autouse=True)

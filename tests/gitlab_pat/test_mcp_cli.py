@@ -10,19 +10,14 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import subprocess_env
 from tests.gitlab_pat.conftest import PROJECT, TOKEN
+from tests.helpers import subprocess_env
 
 LANTERNA = str(Path(sys.executable).with_name("lanterna"))
 TOOLS = {
     "gitlab_repos", "gitlab_repo", "gitlab_tree", "gitlab_read", "gitlab_search",
     "gitlab_commits", "gitlab_mrs", "gitlab_mr", "gitlab_issues", "gitlab_issue",
 }  # fmt: skip
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 def text_of(result: Any) -> str:
