@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import subprocess_env
+from tests.helpers import subprocess_env
 
 pytestmark = pytest.mark.slow
 
