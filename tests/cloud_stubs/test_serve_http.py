@@ -34,11 +34,6 @@ GIT_ENV = {
 }
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def make_repo(path: Path, message: str, dirty: str = "") -> Path:
     path.mkdir(parents=True)
     env = {**os.environ, **GIT_ENV}
