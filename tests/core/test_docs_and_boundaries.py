@@ -74,3 +74,14 @@ def test_every_hook_has_a_caller():
     # host.call("name", ...) or the guard's _decide(host, "name", ...)
     uncalled = [n for n in hookspecs.FAMILIES if f'call("{n}"' not in sources and f'_decide(host, "{n}"' not in sources]
     assert uncalled == []
+
+
+def test_ci_runs_the_readme_test_command_which_installs_nothing_into_the_system_python():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = [b.split("```", 1)[0].strip() for b in readme.split("```bash\n")[1:]]
+    test_command = next(b for b in blocks if "nox" in b)
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()
+    assert ci[-1] == test_command
+    for command in (test_command, blocks[0]):
+        # a distribution's python3 is externally managed (PEP 668): only a venv may be installed into
+        assert "python3 -m pip" not in command and command.startswith("python3 -m venv ")
