@@ -79,6 +79,7 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path, lanterna_home:
 
 
 @pytest.mark.slow
+@pytest.mark.author_kit
 def test_a_new_project_installs_passes_its_tests_and_shows_up(tmp_path: Path, lanterna_home: Path) -> None:
     """Every family at once, in a fresh venv that sees the lanterna under test through a .pth file."""
     env_dir = tmp_path / "venv"
