@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ISOLATED_ENV
+from tests.helpers import ISOLATED_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 BLOCK = re.compile(r"^```(bash|sh|shell|python)\n(.*?)^```", re.MULTILINE | re.DOTALL)
