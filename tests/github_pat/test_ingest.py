@@ -88,8 +88,8 @@ def test_the_token_is_in_no_table_cache_log_or_report(github, caplog, lanterna_h
             assert TOKEN.encode() not in path.read_bytes(), path
 
 
-def test_cli_ingest_of_a_github_repository(github, lanterna_home):
-    env = subprocess_env(lanterna_home, LANTERNA_LOAD_PLUGINS="github", GITHUB_TOKEN=TOKEN)
+def test_cli_ingest_of_a_github_repository(github, lanterna_home, own_tenant):
+    env = subprocess_env(lanterna_home, LANTERNA_LOAD_PLUGINS="github", GITHUB_TOKEN=TOKEN, LANTERNA_TENANT=own_tenant)
     lanterna = str(Path(sys.executable).with_name("lanterna"))
     result = subprocess.run(
         [lanterna, "ingest", "github:acme/billing", "--service", "billing"],

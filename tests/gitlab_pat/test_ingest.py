@@ -51,8 +51,8 @@ def test_fresh_ingest_unchanged_reingest_and_a_change(gitlab, lanterna_home):
             assert TOKEN.encode() not in path.read_bytes(), path
 
 
-def test_cli_ingest_of_a_gitlab_project(gitlab, lanterna_home):
-    env = subprocess_env(lanterna_home, LANTERNA_LOAD_PLUGINS="gitlab", GITLAB_TOKEN=TOKEN)
+def test_cli_ingest_of_a_gitlab_project(gitlab, lanterna_home, own_tenant):
+    env = subprocess_env(lanterna_home, LANTERNA_LOAD_PLUGINS="gitlab", GITLAB_TOKEN=TOKEN, LANTERNA_TENANT=own_tenant)
     lanterna = str(Path(sys.executable).with_name("lanterna"))
     result = subprocess.run(
         [lanterna, "ingest", f"gitlab:{PROJECT}@main", "--service", "billing"],
