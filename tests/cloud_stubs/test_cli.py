@@ -131,3 +131,20 @@ def test_twelve_parallel_key_creates_keep_every_key(cloud: Cloud) -> None:
     cloud.reload()
     assert [r.revoked for r in cloud.plugin.keys.records() if r.id == revoked] == [True]
     assert len(cloud.plugin.keys.records()) == 13
+
+
+def test_install_says_what_the_plugin_changes_cloud_mode_and_the_free_plan(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lanterna.cli import _report_changes
+    from lanterna.plugins import PluginHost
+
+    monkeypatch.setenv("LANTERNA_LOAD_PLUGINS", "")
+    before = PluginHost()  # the environment before `lanterna install ./packages/cloud-stubs`
+    monkeypatch.setenv("LANTERNA_LOAD_PLUGINS", "cloud")
+    _report_changes(before)
+    out = capsys.readouterr().out
+    assert "lanterna: plugin 'cloud' (lanterna-cloud-stubs " in out
+    assert "loaded; hooks into audit, entitlements, lifecycle, metering, surfaces, tenancy" in out
+    assert "lanterna: mode is now cloud (was oss)" in out
+    assert "lanterna: plan is now free (operations per day: 10), from cloud-stubs free plan;" in out

@@ -234,6 +234,19 @@ def test_status_command_reports_cloud_mode_and_the_plan(cloud: Cloud) -> None:
     assert core_only["mode"] == "oss"
 
 
+def test_status_shows_the_free_plan_quota_left_today(cloud: Cloud) -> None:
+    cloud.other["cloud.plans.free"] = {"operations_per_day": 5}
+    cloud.reload()
+    for _ in range(2):
+        cloud.run(RequestContext(transport="cli"))
+    cloud.plugin.shutdown()
+    text = lanterna(cloud.home, "status").stdout
+    assert "plan: free" in text and "limits: operations per day: 5" in text
+    assert "today (tenant local): 2 of 5 operations used, 3 left" in text
+    data = json.loads(lanterna(cloud.home, "status", "--json").stdout)
+    assert data["quota_today"] == {"tenant": "local", "limit": 5, "used": 2, "remaining": 3}
+
+
 def test_active_plan_for_a_cli_request_uses_the_local_tenant(cloud: Cloud) -> None:
     cloud.plugin.entitlements.activate(license_file(cloud, tenant="local"))
     plan = cloud.host.call("active_plan", request=RequestContext(transport="cli"))

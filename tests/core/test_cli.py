@@ -83,6 +83,16 @@ def test_hooks_one_name_and_unknown_name(lanterna_home):
 def test_status_oss_with_no_plugins(lanterna_home):
     status = json.loads(run(lanterna_home, "status", "--json", LANTERNA_LOAD_PLUGINS="").stdout)
     assert status["mode"] == "oss"
+    assert status["paths"] == {
+        "config": str(lanterna_home / "config.toml"),
+        "config_exists": False,
+        "data": str(lanterna_home / "data"),
+        "state": str(lanterna_home / "state"),
+    }
+    assert status["quota_today"] is None  # no plan limit, no metering plugin
+    text = run(lanterna_home, "status", LANTERNA_LOAD_PLUGINS="").stdout
+    assert f"config file: {lanterna_home / 'config.toml'} (not created; defaults in use)" in text
+    assert f"data: {lanterna_home / 'data'}" in text
     assert status["entitlements"]["tier"] == "free"
     assert status["plugin_failures"] == [] and status["hook_failures"] == []
 

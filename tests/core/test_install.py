@@ -52,6 +52,8 @@ def test_install_then_uninstall_a_plugin_in_a_fresh_venv(tmp_path: Path, lantern
 
     installed = lanterna("install", str(project))
     assert installed.returncode == 0, installed.stderr[-2000:]
+    # it says what changed: the new plugin and what it hooks into
+    assert "lanterna: plugin 'audit-demo' (lanterna-audit-demo 0.3.0): loaded; hooks into audit" in installed.stdout
     plugins = {p["name"]: p for p in json.loads(lanterna("plugins", "--json").stdout)}
     assert plugins["audit-demo"]["status"] == "loaded"
     assert (plugins["audit-demo"]["distribution"], plugins["audit-demo"]["version"]) == ("lanterna-audit-demo", "0.3.0")

@@ -227,6 +227,38 @@ def _usage_last_day(host: PluginHost) -> dict[str, Any] | None:
     return {"tenant": summary.tenant, "total": summary.total, "by_action": dict(summary.by_action)}
 
 
+def _quota_today(host: PluginHost, limits: dict[str, int]) -> dict[str, Any] | None:
+    """Today's operations (UTC day, as quotas count them) against the plan's daily limit."""
+    import time
+
+    from lanterna.types import RequestContext
+
+    limit = limits.get("operations_per_day")
+    if limit is None:
+        return None
+    now = time.time()
+    try:
+        identity = host.call("tenant_from_request", request=RequestContext(transport="cli"))
+        summary = identity and host.call("usage_summary", tenant=identity.tenant, since=now - now % 86400, until=now)
+    except Exception:  # noqa: BLE001 - status must report, not crash; the failure is counted
+        return None
+    if not summary:
+        return None
+    used = summary.total
+    return {"tenant": summary.tenant, "limit": limit, "used": used, "remaining": max(0, limit - used)}
+
+
+def _paths(host: PluginHost) -> dict[str, Any]:
+    from lanterna.config import config_path, data_dir, state_dir
+
+    return {
+        "config": str(host.config.path or config_path()),
+        "config_exists": host.config.path is not None,
+        "data": str(data_dir()),
+        "state": str(state_dir()),
+    }
+
+
 def _status(host: PluginHost) -> dict[str, Any]:
     from lanterna.hookspecs import FAMILIES, PAID_FAMILIES
     from lanterna.plugins import recorded_hook_failures
@@ -247,6 +279,8 @@ def _status(host: PluginHost) -> dict[str, Any]:
         plan, plan_error = FREE_PLAN, str(exc)
     failures = recorded_hook_failures()
     return {
+        "paths": _paths(host),
+        "quota_today": _quota_today(host, dict(plan.limits)),
         "usage_24h": _usage_last_day(host),
         "version": __version__,
         "mode": "cloud" if paid else "oss",
@@ -279,8 +313,16 @@ def status_command(as_json: JsonOption = False) -> None:
         f"plan: {ent['tier']} ({ent['state']}, from {ent['source']})"
         + (f"  features: {', '.join(ent['features'])}" if ent["features"] else "")
     )
+    if ent["limits"]:
+        print("limits: " + ", ".join(f"{name.replace('_', ' ')}: {value}" for name, value in ent["limits"].items()))
     if ent["error"]:
         print(f"entitlements error: {ent['error']}")
+    quota = status["quota_today"]
+    if quota is not None:
+        print(
+            f"today (tenant {quota['tenant']}): {quota['used']} of {quota['limit']} operations used,"
+            f" {quota['remaining']} left; the count starts again at 00:00 UTC"
+        )
     usage = status["usage_24h"]
     if usage is not None:
         print(f"usage (24 h, tenant {usage['tenant']}): {usage['total']} operation(s)")
@@ -292,6 +334,11 @@ def status_command(as_json: JsonOption = False) -> None:
         print(f"hook failures: {f['plugin']} in {f['hook']}: {f['count']}")
     if not status["plugin_failures"] and not status["hook_failures"]:
         print("no plugin or hook failures")
+    paths = status["paths"]
+    exists = "" if paths["config_exists"] else " (not created; defaults in use)"
+    print(f"config file: {paths['config']}{exists}")
+    print(f"data: {paths['data']}  (long-term memory, unless [memory] says otherwise)")
+    print(f"state: {paths['state']}")
 
 
 def _pip(args: list[str]) -> int:
@@ -336,6 +383,41 @@ def install_command(
         os.unlink(constraints.name)
     if code:
         raise fail(f"pip could not install {' '.join([*packages, *editable])}; see its message above", code)
+    _report_changes(get_host())
+
+
+def _report_changes(before: PluginHost) -> None:
+    """After an install: which plugins are new, what they hook into, and what that changes for the user."""
+    import json
+    import subprocess
+
+    from lanterna.hookspecs import FAMILIES
+
+    def lanterna_json(*args: str) -> Any:
+        proc = subprocess.run([sys.executable, "-m", "lanterna", *args, "--json"], capture_output=True, text=True)
+        return json.loads(proc.stdout) if proc.returncode == 0 else None
+
+    plugins, status = lanterna_json("plugins"), lanterna_json("status")
+    if plugins is None or status is None:
+        return
+    known = {(p.name, p.distribution, p.version, p.status) for p in before.plugins}
+    for plugin in plugins:
+        if (plugin["name"], plugin["distribution"], plugin["version"], plugin["status"]) in known:
+            continue
+        families = sorted({FAMILIES.get(hook, "?") for hook in plugin["hooks"]})
+        what = f"hooks into {', '.join(families)}" if families else plugin["reason"] or "implements no hook"
+        name = f"'{plugin['name']}' ({plugin['distribution']} {plugin['version']})"
+        print(f"lanterna: plugin {name}: {plugin['status']}; {what}")
+    ent = status["entitlements"]
+    was = _status(before)
+    if status["mode"] != was["mode"]:
+        print(f"lanterna: mode is now {status['mode']} (was {was['mode']})")
+    if ent["limits"] != was["entitlements"]["limits"] or ent["tier"] != was["entitlements"]["tier"]:
+        limits = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in ent["limits"].items()) or "no limits"
+        print(
+            f"lanterna: plan is now {ent['tier']} ({limits}), from {ent['source']}; every guarded CLI command and"
+            " MCP tool call counts against it: `lanterna status` shows what is left today"
+        )
 
 
 @app.command("uninstall")
