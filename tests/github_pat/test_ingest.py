@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from lanterna import hookimpl
+from lanterna.errors import UserError
 from lanterna.memory import api
+from lanterna.plugins import get_host
 from tests.github_pat.conftest import TOKEN
 from tests.github_pat.helpers import guarded
 from tests.helpers import subprocess_env
@@ -72,9 +75,29 @@ def test_a_ref_pins_the_ingested_commit(github):
     assert report["root"] == f"github:acme/billing@{first}" and report["added"] == 4
 
 
-def test_the_token_is_in_no_table_cache_log_or_report(github, caplog, lanterna_home, own_tenant):
+class AuditRecorder:
+    def __init__(self) -> None:
+        self.events: list[object] = []
+
+    @hookimpl
+    def record_audit_event(self, event: object) -> None:
+        self.events.append(event)
+
+    @hookimpl
+    def record_security_event(self, event: object) -> None:
+        self.events.append(event)
+
+
+def test_the_token_is_in_no_table_cache_log_audit_or_report(github, caplog, lanterna_home, own_tenant):
     caplog.set_level(logging.DEBUG)
+    recorder = AuditRecorder()
+    get_host().register(recorder, "audit-recorder")
     report = ingest("github:acme/billing")
+    with pytest.raises(UserError) as missing:
+        ingest("github:acme/nope")
+    assert TOKEN not in str(missing.value)
+    assert len(recorder.events) == 2 and "acme/nope" not in str(recorder.events[0])
+    assert TOKEN not in repr(recorder.events)
     from lanterna.memory.store import get_store
 
     store = get_store(api.settings())

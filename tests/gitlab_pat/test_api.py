@@ -7,10 +7,11 @@ import time
 
 import pytest
 
+from lanterna.errors import UserError
 from lanterna.plugins import get_host
 from lanterna.sources import find_source
 from tests.fake_http import Reply
-from tests.gitlab_pat.conftest import PROJECT, TOKEN, write_config
+from tests.gitlab_pat.conftest import OTHER_TOKEN, PROJECT, TOKEN, write_config
 from tests.gitlab_pat.helpers import api_call, error_of, guarded
 
 
@@ -153,3 +154,40 @@ def test_the_token_never_reaches_logs(gitlab, caplog):
     api_call("repos")
     error_of("read", "acme/nope", "x")
     assert TOKEN not in caplog.text
+
+
+def test_each_tenant_is_served_with_its_own_token_and_one_without_is_refused(gitlab, lanterna_home):
+    from lanterna.guard import Guard
+    from lanterna.plugins import reset_host
+    from lanterna.testing import RequestTenancy, request_for
+    from lanterna_gitlab_pat.api import GitLab
+
+    gitlab.add_token(OTHER_TOKEN, "bob", set())
+    gitlab.add_project("beta/app", {"b.py": "B = 1\n"})
+    gitlab.tokens[TOKEN].projects.discard("beta/app")
+    gitlab.tokens[OTHER_TOKEN].projects = {"beta/app"}
+    tenants = f'[gitlab.tenants.a]\ntoken = "{TOKEN}"\n[gitlab.tenants.b]\ntoken = "{OTHER_TOKEN}"\n'
+    write_config(lanterna_home, gitlab.base_url, tenants)
+    reset_host()
+    host = get_host()
+    host.register(RequestTenancy(), "request-tenancy")
+
+    def read_as(tenant: str, project: str, path: str) -> str:
+        def read() -> str:
+            return GitLab.for_current_tenant().read(project, path)
+
+        return Guard(host).run(request_for(tenant), "gitlab.read", f"repo:gitlab:{project}", read)
+
+    gitlab.reset()
+    assert read_as("b", "beta/app", "b.py") == "B = 1\n"
+    assert {s.headers["private-token"] for s in gitlab.requests()} == {OTHER_TOKEN}
+    gitlab.reset()
+    with pytest.raises(UserError, match=r"\(404\)"):
+        read_as("a", "beta/app", "b.py")
+    assert {s.headers["private-token"] for s in gitlab.requests()} == {TOKEN}
+    with pytest.raises(UserError) as refused:
+        read_as("c", "beta/app", "b.py")
+    assert str(refused.value) == (
+        "no GitLab token is configured for tenant 'c';"
+        " an operator sets [gitlab.tenants.c] token in the server's config file"
+    )
