@@ -22,7 +22,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-app.add_typer(plugin_app)
+app.add_typer(plugin_app, name="plugin")
 
 
 def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
