@@ -171,7 +171,7 @@ def test_trace_shows_tool_registration(lanterna_home):
 
 
 def test_trace_goes_to_stderr(lanterna_home):
-    result = run(lanterna_home, "status", "--json", LANTERNA_LOAD_PLUGINS="good", LANTERNA_TRACE_HOOKS="1")
+    result = run(lanterna_home, "plugins", "--json", LANTERNA_LOAD_PLUGINS="good", LANTERNA_TRACE_HOOKS="1")
     assert "lanterna trace: register_commands [good, memory]" in result.stderr
     json.loads(result.stdout)  # stdout stays clean
 
@@ -206,6 +206,25 @@ def test_listing_commands_import_no_heavy_library(lanterna_home, command):
         timeout=60,
     )
     assert "HEAVY=\n" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("command", [["hooks"], ["status"], ["tools"], ["--version"]])
+def test_core_commands_import_no_plugin_command_module(lanterna_home, command):
+    probe = (
+        "import sys; from lanterna.cli import main; sys.argv = ['lanterna', *sys.argv[1:]]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('LOADED=' + ','.join(sorted(m for m in sys.modules if m.endswith('.commands'))), file=sys.stderr)"
+    )
+    env = subprocess_env(lanterna_home, LANTERNA_LOAD_PLUGINS="cloud,good")
+    result = subprocess.run(
+        [sys.executable, "-c", probe, *command], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert "LOADED=\n" in result.stderr, result.stderr
+    # a plugin's command still runs, and --help still lists every command
+    assert (
+        run(lanterna_home, "greet", "--name", "ada", LANTERNA_LOAD_PLUGINS="good").stdout
+        == "hello ada from testplug-good\n"
+    )
 
 
 def test_help_lists_every_command_and_a_typo_gets_a_suggestion(lanterna_home):

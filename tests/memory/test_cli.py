@@ -86,8 +86,8 @@ def test_commands_run_through_the_guard(cli: typer.Typer) -> None:
 
 def test_plugin_registers_commands_without_importing_heavy_libraries(tmp_path: Path) -> None:
     script = (
-        "import sys; from lanterna.cli import app, _register_plugin_commands; from lanterna.plugins import get_host;"
-        " _register_plugin_commands(get_host());"
+        "import sys; from lanterna.cli import app, _add_commands; from lanterna.plugins import get_host;"
+        " _add_commands(get_host(), []);"
         " names = {c.name for c in app.registered_commands};"
         " assert {'ingest', 'search', 'note', 'adr', 'incident', 'forget', 'services', 'stats'} <= names, names;"
         " heavy = [m for m in ('pixeltable', 'onnxruntime', 'numpy', 'mcp', 'tokenizers') if m in sys.modules];"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from string import Template
 from typing import Annotated
@@ -96,6 +95,8 @@ def core_requirement(version: str = __version__) -> str:
 
 
 def _template(*parts: str) -> str:
+    from importlib import resources  # ~5 ms: only `lanterna plugin new` needs it, not every CLI start
+
     return resources.files("lanterna").joinpath("templates", "plugin", *parts).read_text(encoding="utf-8")
 
 

@@ -480,8 +480,24 @@ def mcp_config_command(
     print(f"lanterna: {hint(client, http=http, url=url)}", file=sys.stderr)
 
 
-def _register_plugin_commands(host: PluginHost) -> None:
-    host.call("register_commands", isolate=True, cli=app)
+def _add_commands(host: PluginHost, args: list[str]) -> None:
+    """Give typer the command being run, when it can be told from the arguments, else all.
+
+    Typer turns every registered command's signature into click parameters at each start,
+    ~0.5 ms a command, and plugins' commands mean importing their command modules. So a
+    core command runs without asking plugins for theirs, except in strict mode and for
+    ``lanterna plugins``, which report a ``register_commands`` that fails. Help, no command
+    or an unknown name get every command (listing, suggestions).
+    """
+    command = _invoked_command(args)
+    if command is None and "--version" in args:
+        return  # answered by the root callback, before any command
+    core_command = command not in (None, "plugins") and keep_only_command(app, command)
+    strict = host.strict or (command is not None and "--strict" in args[: args.index(command)])
+    if not core_command or strict:
+        host.call("register_commands", isolate=True, cli=app)
+        if command is not None:
+            keep_only_command(app, command)
 
 
 def _configure_logging() -> None:
@@ -495,17 +511,12 @@ def _configure_logging() -> None:
     root_logger.propagate = False
 
 
-def _keep_only_invoked_command(args: list[str]) -> None:
-    """Give typer only the command being run, when it can be told from the arguments.
-
-    Typer turns every registered command's signature into click parameters at each start,
-    ~0.5 ms a command; with the built-in and plugin commands that is most of the CLI's own
-    start-up. Help, no command or an unknown name keep them all (listing, suggestions).
-    """
+def _invoked_command(args: list[str]) -> str | None:
+    """The command named by the arguments, or None for help or no command."""
     names = [a for a in args if not a.startswith("-")]  # root options are flags: the first name is the command
     if not names or any(a in ("--help", "-h") for a in args[: args.index(names[0])]):
-        return
-    keep_only_command(app, names[0])
+        return None
+    return names[0]
 
 
 def keep_only_command(typer_app: typer.Typer, name: str) -> bool:
@@ -541,8 +552,7 @@ def main() -> None:
         except ConfigError as exc:
             print(f"lanterna: {exc}", file=sys.stderr)
             sys.exit(2)
-        _register_plugin_commands(host)
-    _keep_only_invoked_command(sys.argv[1:])
+        _add_commands(host, sys.argv[1:])
     try:
         app()
     except UserError as exc:
