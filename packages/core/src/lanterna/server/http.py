@@ -106,7 +106,12 @@ class GracefulServer(uvicorn.Server):
 
     def __init__(self, app: ASGIApp, in_flight: InFlight, *, host: str, port: int) -> None:
         config = uvicorn.Config(
-            app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=IDLE_STREAM_GRACE_S
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            # (ignored for mypy) uvicorn hands this to asyncio, which takes a float; it is annotated int
+            timeout_graceful_shutdown=IDLE_STREAM_GRACE_S,  # type: ignore[arg-type]
         )
         super().__init__(config)
         self.in_flight = in_flight
