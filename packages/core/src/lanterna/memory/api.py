@@ -162,6 +162,14 @@ def search(
         )
     except SearchError as exc:
         raise MemoryError(str(exc)) from None
+    except Exception as exc:
+        from lanterna.memory.runtime import QUERY_TIMEOUT_S, timed_out
+
+        if not timed_out(exc):
+            raise
+        raise MemoryError(
+            f"the search took longer than {QUERY_TIMEOUT_S} s and was stopped; narrow it with service=, kind= or path="
+        ) from None
     return [h.as_dict() for h in hits]
 
 

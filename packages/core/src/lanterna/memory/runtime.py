@@ -34,11 +34,15 @@ log = logging.getLogger("lanterna.memory")
 #: Settings applied to every connection. pgvector >= 0.8's iterative scan keeps an HNSW search going until
 #: the ``where`` has let enough rows through. Custom plans: psycopg prepares repeated queries, and Postgres'
 #: generic plan for ``tenant = $1`` cannot tell a tenant holding most rows from a small one.
+#: ``statement_timeout``: no statement of the store (a search, a write batch) runs longer than
+#: ``QUERY_TIMEOUT_S``; Postgres cancels it and the caller gets a clear error.
+QUERY_TIMEOUT_S = 30
 VECTOR_SETTINGS = {
     "hnsw.iterative_scan": "strict_order",
     "hnsw.ef_search": "40",
     "hnsw.max_scan_tuples": "50000",
     "plan_cache_mode": "force_custom_plan",
+    "statement_timeout": str(QUERY_TIMEOUT_S * 1000),
 }
 
 
@@ -128,6 +132,18 @@ def _install_vector_settings(engine: Any) -> None:
 
     event.listen(engine, "connect", on_connect)
     engine.dispose()  # pooled connections were opened before the listener: drop them
+
+
+def timed_out(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is Postgres cancelling a statement at ``statement_timeout``."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if type(current).__name__ == "QueryCanceled" or "statement timeout" in str(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def started() -> RuntimeSettings | None:

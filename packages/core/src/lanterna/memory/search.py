@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from lanterna.memory.store import Hit, MemoryStore
 
 Mode = Literal["hybrid", "vector"]
+#: Longest query accepted, and the identifiers of it searched literally (one SQL ILIKE each):
+#: both bound what one query costs the shared database.
+MAX_QUERY_CHARS = 1000
+MAX_IDENTIFIERS = 8
 LEXICAL_WEIGHT = 0.1  # bench/retrieval_quality.py: 0.05-0.15 best, 0.2+ lowers MRR
 PER_FILE = 2
 STOPWORDS = frozenset(
@@ -78,13 +82,16 @@ def query_terms(query: str) -> set[str]:
 
 
 def identifiers(query: str) -> list[str]:
-    """Tokens of the query that look like code identifiers: snake_case, camelCase, dotted."""
-    found = []
+    """The first ``MAX_IDENTIFIERS`` distinct tokens that look like code identifiers:
+    snake_case, camelCase, dotted."""
+    found: list[str] = []
     for token in _IDENTIFIER.findall(query):
         inner_upper = any(c.isupper() for c in token[1:])
         if ("_" in token.strip("_") or "." in token.strip(".") or inner_upper) and len(token) > 3:
-            found.append(token.strip("."))
-    return found
+            name = token.strip(".")
+            if name not in found:
+                found.append(name)
+    return found[:MAX_IDENTIFIERS]
 
 
 def _stem(word: str) -> str:
@@ -130,6 +137,11 @@ def search(
     query = query.strip()
     if not query:
         raise SearchError("the search query is empty; say what you are looking for")
+    if len(query) > MAX_QUERY_CHARS:
+        raise SearchError(
+            f"the search query has {len(query)} characters; use at most {MAX_QUERY_CHARS}"
+            " (a question or a few identifiers)"
+        )
     if not 1 <= limit <= 200:
         raise SearchError("limit must be between 1 and 200")
     if per_file < 1:

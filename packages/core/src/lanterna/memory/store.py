@@ -8,6 +8,7 @@ an interrupted write, cleaned up by the next ingest of that service.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import logging
@@ -21,7 +22,7 @@ from lanterna.memory.embedders import Embedder, get_embedder
 from lanterna.memory.runtime import RuntimeSettings, StoreError, start
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     from lanterna.memory.settings import MemorySettings
 
@@ -85,10 +86,69 @@ class Hit:
 F = TypeVar("F", bound="Callable[..., Any]")
 
 
-def _locked(method: F) -> F:
+class StoreLock:
+    """Queries run side by side; writes one at a time (alongside queries); purge alone.
+
+    No query waits for another query, so one tenant's slow search never holds up another
+    tenant's calls. Writes are serialised because concurrent inserts into one Pixeltable table
+    each bump its version. ``exclusive()`` (purge, which replaces the tables) waits for every
+    query and write to end and holds new ones back; its own thread may still read and write.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._shared = 0
+        self._owner: int | None = None  # thread holding exclusive()
+        self._writer = threading.RLock()
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        if self._owner == threading.get_ident():
+            yield
+            return
+        with self._cond:
+            while self._owner is not None:
+                self._cond.wait()
+            self._shared += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._shared -= 1
+                self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        with self.reading(), self._writer:
+            yield
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._cond:
+            while self._owner is not None or self._shared:
+                self._cond.wait()
+            self._owner = threading.get_ident()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._owner = None
+                self._cond.notify_all()
+
+
+def _reading(method: F) -> F:
     @functools.wraps(method)
     def wrapper(self: MemoryStore, *args: Any, **kwargs: Any) -> Any:
-        with self.lock:
+        with self.lock.reading():
+            return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _writing(method: F) -> F:
+    @functools.wraps(method)
+    def wrapper(self: MemoryStore, *args: Any, **kwargs: Any) -> Any:
+        with self.lock.writing():
             return method(self, *args, **kwargs)
 
     # (ignored for mypy) functools.wraps keeps the method's signature, which mypy cannot see through F
@@ -108,9 +168,8 @@ class MemoryStore:
         self.meta_table = tables["meta"]
         self.documents = tables["documents"]
         self.chunks = tables["chunks"]
-        # Pixeltable's handles are not documented as thread-safe, and MCP runs plain tools on worker
-        # threads: one store call at a time (embedding, the slow part, runs outside the lock).
-        self.lock = threading.RLock()
+        # MCP runs plain tools on worker threads; Pixeltable keeps a connection per thread.
+        self.lock = StoreLock()
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -204,7 +263,7 @@ class MemoryStore:
 
     # -- writing ---------------------------------------------------------------------------
 
-    @_locked
+    @_reading
     def known_documents(
         self, tenant: str, service: str, kinds: Sequence[str] | None = None
     ) -> dict[str, tuple[str, str]]:
@@ -218,14 +277,14 @@ class MemoryStore:
             for r in d.where(where).select(d.path, d.doc_id, d.content_hash).collect()
         }
 
-    @_locked
+    @_reading
     def roots_of(self, tenant: str, service: str) -> dict[str, str | None]:
         """``{path: root}`` of the stored documents of one service."""
         d = self.documents
         rows = d.where((d.tenant == tenant) & (d.service == service)).select(d.path, d.root).collect()
         return {r["path"]: r["root"] for r in rows}
 
-    @_locked
+    @_writing
     def set_root(self, tenant: str, service: str, root: str, paths: Iterable[str]) -> None:
         """Record ``root`` for stored documents (and their chunks) of one service."""
         paths = sorted(set(paths))
@@ -235,12 +294,12 @@ class MemoryStore:
             c.update({"root": root}, where=(c.tenant == tenant) & (c.service == service) & c.path.isin(part))
             d.update({"root": root}, where=(d.tenant == tenant) & (d.service == service) & d.path.isin(part))
 
-    @_locked
+    @_reading
     def has_service(self, tenant: str, service: str) -> bool:
         d = self.documents
         return d.where((d.tenant == tenant) & (d.service == service)).count() > 0
 
-    @_locked
+    @_reading
     def interrupted_paths(self, tenant: str, service: str) -> set[str]:
         """Paths with chunks but no document row: writes a kill -9 interrupted."""
         c, d = self.chunks, self.documents
@@ -258,7 +317,7 @@ class MemoryStore:
         }
         return {path for doc_id, path in chunk_docs.items() if doc_id not in stored}
 
-    @_locked
+    @_writing
     def remove_paths(self, tenant: str, service: str, paths: Iterable[str]) -> None:
         paths = sorted(set(paths))
         if not paths:
@@ -309,7 +368,7 @@ class MemoryStore:
                         "ingested_at": now,
                     }
                 )
-        with self.lock:
+        with self.lock.writing():
             for start_at in range(0, len(rows), INSERT_BATCH):
                 self.chunks.insert(rows[start_at : start_at + INSERT_BATCH])
             doc_rows = [
@@ -333,7 +392,7 @@ class MemoryStore:
                 self.documents.insert(doc_rows)
         return embed_seconds
 
-    @_locked
+    @_writing
     def forget(self, tenant: str, doc_id: str) -> bool:
         """Delete one document and its chunks from every query; True if it existed."""
         c, d = self.chunks, self.documents
@@ -344,7 +403,7 @@ class MemoryStore:
 
     # -- reading ---------------------------------------------------------------------------
 
-    @_locked
+    @_reading
     def get_document(self, tenant: str, doc_id: str) -> dict[str, Any] | None:
         d = self.documents
         rows = list(d.where((d.tenant == tenant) & (d.doc_id == doc_id)).select().collect())
@@ -367,7 +426,7 @@ class MemoryStore:
             where = where & (d.kind == kind)
         return where
 
-    @_locked
+    @_reading
     def list_documents(
         self, tenant: str, *, kind: str | None = None, service: str | None = None, limit: int = 100
     ) -> list[dict[str, Any]]:
@@ -377,7 +436,7 @@ class MemoryStore:
         rows = [dict(r) for r in query.order_by(d.ingested_at, asc=False).limit(limit).collect()]
         return rows
 
-    @_locked
+    @_reading
     def services(self, tenant: str) -> list[dict[str, Any]]:
         d = self.documents
         rows = d.where(d.tenant == tenant).select(d.service, d.kind, d.n_chunks, d.root).collect()
@@ -409,7 +468,7 @@ class MemoryStore:
             "store": str(self.settings.pixeltable_home) if not self.settings.db_connect_str else "external database",
         }
 
-    @_locked
+    @_reading
     def paths_matching(self, tenant: str, glob: str, service: str | None, kind: str | None) -> list[str]:
         import fnmatch
 
@@ -417,7 +476,7 @@ class MemoryStore:
         paths = {r["path"] for r in d.where(self._documents_of(tenant, service, kind)).select(d.path).collect()}
         return sorted(p for p in paths if fnmatch.fnmatchcase(p, glob))
 
-    @_locked
+    @_reading
     def vector_search(self, tenant: str, vector: Sequence[float], *, limit: int, where_extra: Any = None) -> list[Hit]:
         import numpy as np
 
@@ -429,7 +488,7 @@ class MemoryStore:
         query = c.where(where).select(*self._hit_columns(), score=sim).order_by(sim, asc=False)
         return [_hit(r, r["score"]) for r in query.limit(limit).collect()]
 
-    @_locked
+    @_reading
     def text_search(
         self, tenant: str, terms: Sequence[str], vector: Sequence[float], *, limit: int, where_extra: Any = None
     ) -> list[Hit]:
@@ -473,7 +532,7 @@ class MemoryStore:
         import pixeltable as pxt
 
         counts: dict[str, int] = {}
-        with self.lock:
+        with self.lock.exclusive():
             for name, attr, columns in (
                 (schema.CHUNKS, "chunks", schema.chunk_columns(self.embedder.dimensions)),
                 (schema.DOCUMENTS, "documents", schema.document_columns()),
@@ -505,7 +564,7 @@ class MemoryStore:
                 counts[f"{attr}_versions_dropped"] = before
         return counts
 
-    @_locked
+    @_reading
     def history_contains(self, text: str) -> bool:
         """Whether any stored version of the chunks (deleted ones included) holds ``text``."""
         from pixeltable.env import Env
