@@ -39,8 +39,9 @@ def test_activate_and_status_commands(cloud: Cloud) -> None:
     assert data["limits"] == {"operations_per_day": 500}
     text = lanterna(cloud.home, "license", "status", "--tenant", "acme").stdout
     assert "state: valid" in text and "online check: no validator configured" in text
+    assert "limits: operations per day: 500" in text and "{" not in text
     free = lanterna(cloud.home, "license", "status", "--tenant", "nobody").stdout
-    assert "no license, free plan" in free
+    assert "no license, free plan (limits: operations per day: 10)" in free
 
 
 @pytest.mark.parametrize(

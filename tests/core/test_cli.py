@@ -285,3 +285,12 @@ def test_status_shows_the_usage_a_metering_plugin_summarizes():
     assert _status(host)["usage_24h"] is None  # no metering plugin: nothing to show
     host.register(Metering(), "metering")
     assert _status(host)["usage_24h"] == {"tenant": "local", "total": 7, "by_action": {"memory.search": 7}}
+
+
+def test_tables_print_every_value_in_full_when_piped(lanterna_home):
+    # stdout is a pipe here: however narrow the terminal claims to be, nothing is cut
+    result = run(lanterna_home, "hooks", LANTERNA_LOAD_PLUGINS="good", COLUMNS="40")
+    assert result.returncode == 0
+    assert "implementers (call order)" in result.stdout and "…" not in result.stdout
+    line = next(line for line in result.stdout.splitlines() if line.split()[1:2] == ["record_audit_event"])
+    assert line.rstrip().endswith("good")

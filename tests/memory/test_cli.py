@@ -116,3 +116,25 @@ def test_cli_json_output_is_clean_and_external_database_passes_through(tmp_path:
     assert done.stdout == b""
     assert b"cannot start the memory store" in done.stderr
     assert not (tmp_path / "pxt" / "pgdata").exists()  # it went to the external database, not an embedded one
+
+
+def test_search_on_an_empty_store_says_what_to_ingest(
+    cli: typer.Typer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uuid
+
+    tenant = f"empty-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("LANTERNA_TENANT", tenant)
+    code, out, _ = run(cli, "search", "anything at all")
+    assert code == 0
+    assert out.strip() == (
+        f"no results: nothing has been ingested for tenant '{tenant}';"
+        " ingest with `lanterna ingest PATH --service NAME`"
+    )
+    root = write_tree(tmp_path / "p", {"notes.md": "The deploy runs on Tuesdays.\n"})
+    assert run(cli, "ingest", str(root), "--service", "ops")[0] == 0
+    code, out, _ = run(cli, "search", "no such words anywhere")
+    assert code == 0 and "nothing has been ingested" not in out
+    code, _, err = run(cli, "search", "deploy", "--service", "payments")
+    assert code == 2 and "unknown service 'payments'" in err
+    assert "--service" in run(cli, "note", "--help")[1] and "Only this service" not in run(cli, "note", "--help")[1]

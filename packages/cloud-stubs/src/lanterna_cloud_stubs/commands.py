@@ -177,11 +177,11 @@ def register(cli: Any, plugin: "CloudStubs") -> None:
         if as_json:
             return _json(data)
         if data["license_id"] is None:
-            print(f"tenant {ev.tenant}: no license, free plan (limits: {data['limits']})")
+            print(f"tenant {ev.tenant}: no license, free plan (limits: {_limits(data['limits'])})")
         else:
             print(f"tenant {ev.tenant}: license {data['license_id']} ({data['tier']}), state: {ev.state}")
             print(f"  expires {data['expires_at']}, grace until {data['grace_ends']}; online check: {ev.online}")
-            print(f"  features: {', '.join(data['features']) or 'none'}; limits: {data['limits']}")
+            print(f"  features: {', '.join(data['features']) or 'none'}; limits: {_limits(data['limits'])}")
         for reason in ev.reasons:
             print(f"  paid features off: {reason}")
         for warning in ev.warnings:
@@ -248,3 +248,8 @@ def register(cli: Any, plugin: "CloudStubs") -> None:
         if not found:
             raise _fail(f"no API key with id '{key_id}'; `lanterna tenant keys` lists them", 2)
         print(f"revoked {key_id}")
+
+
+def _limits(limits: dict[str, Any]) -> str:
+    """``{'operations_per_day': 1000}`` as ``operations per day: 1000``."""
+    return ", ".join(f"{name.replace('_', ' ')}: {value}" for name, value in limits.items()) or "none"

@@ -29,13 +29,15 @@ def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
     """A plain aligned table: cheap to import (no rich on listing paths), easy to grep."""
     import shutil
 
-    width = shutil.get_terminal_size((120, 24)).columns
     cells = [columns, *rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
-    # give the last column whatever room is left, truncating rather than wrapping
-    room = max(20, width - sum(widths[:-1]) - 2 * (len(columns) - 1))
-    widths[-1] = min(widths[-1], room)
     bold = sys.stdout.isatty()
+    if bold:
+        # on a terminal, give the last column whatever room is left, truncating rather than
+        # wrapping; piped or redirected, every value is printed in full
+        width = shutil.get_terminal_size((120, 24)).columns
+        room = max(20, width - sum(widths[:-1]) - 2 * (len(columns) - 1))
+        widths[-1] = min(widths[-1], room)
 
     def line(row: list[str]) -> str:
         last = row[-1] if len(row[-1]) <= widths[-1] else row[-1][: widths[-1] - 1] + "…"

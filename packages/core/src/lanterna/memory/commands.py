@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 STORE_LIBRARIES = ("pixeltable", "sqlalchemy", "psycopg")
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 ServiceOption = Annotated[str | None, typer.Option("--service", "-s", help="Only this service (project).")]
+RecordServiceOption = Annotated[
+    str | None,
+    typer.Option("--service", "-s", help="The service (project) to file it under; without one it is global (_global)."),
+]
 KindOption = Annotated[str | None, typer.Option("--kind", "-k", help="code, doc, adr, incident, note or meeting.")]
 
 
@@ -116,9 +120,12 @@ def search_command(
 
     with guarded("memory.search", _resource(service)):
         hits = api.search(query, service, kind, path, limit, "vector" if vector_only else "hybrid", per_file=per_file)
+        empty = _nothing_ingested(service) if not hits else None
     if as_json:
         return print_json(hits)
-    if not hits:
+    if empty:
+        print(empty)
+    elif not hits:
         print("no results")
     for group in _by_document(hits):
         first = group[0]
@@ -139,11 +146,28 @@ def _by_document(hits: list[dict]) -> list[list[dict]]:
     return list(groups.values())
 
 
+def _nothing_ingested(service: str | None) -> str | None:
+    """Why a search found nothing, when the reason is that nothing was ingested to search.
+
+    (A service that was never ingested is already refused by the search itself.)
+    """
+    from lanterna.guard import current_request
+    from lanterna.memory import api
+
+    if service is not None or api.services():
+        return None
+    tenant = current_request().tenant
+    return (
+        f"no results: nothing has been ingested for tenant '{tenant}';"
+        " ingest with `lanterna ingest PATH --service NAME`"
+    )
+
+
 def _record_command(kind: str, default_status: str | None) -> Callable[..., None]:
     def command(
         text: Annotated[str, typer.Argument(help="The text ('-' reads stdin).")],
         title: Annotated[str | None, typer.Option("--title", "-t", help="Title (default: first line).")] = None,
-        service: ServiceOption = None,
+        service: RecordServiceOption = None,
         status: Annotated[
             str | None, typer.Option("--status", help="Status, e.g. accepted, open, resolved.")
         ] = default_status,
