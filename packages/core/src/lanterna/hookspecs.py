@@ -148,7 +148,9 @@ def register_code_sources(register: RegisterCodeSource) -> None:
 def register_commands(cli: typer.Typer) -> None:
     """Add commands to the ``lanterna`` CLI: ``cli`` is the root ``typer.Typer`` app.
 
-    Keep heavy imports inside the command functions: every CLI start calls this hook.
+    Called at CLI start unless the command run is one of the core's own (then only in strict
+    mode and for ``lanterna plugins``, which report a failure here). Keep heavy imports inside
+    the command functions, and the command modules out of your plugin module's imports.
     """
 
 
