@@ -44,3 +44,17 @@ def test_loading_the_plugin_imports_no_heavy_library(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_devsign_keygen_says_which_config_file_to_add_the_key_to(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    result = subprocess.run(
+        [sys.executable, "-m", "lanterna_cloud_stubs.devsign", "keygen", str(tmp_path / "keys"), "--key-id", "k1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "LANTERNA_HOME": str(home)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"add to the Lanterna config file, {home / 'config.toml'} (" in result.stdout
+    assert '[cloud.license.trusted_keys]\n"k1" = "' in result.stdout

@@ -103,7 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "keygen":
         path, public = generate_keypair(args.directory, args.key_id)
         print(f"private key (development only, keep out of wheels and repos): {path}")
-        print(f'add to the Lanterna config:\n[cloud.license.trusted_keys]\n"{args.key_id}" = "{public}"')
+        from lanterna.config import config_path
+
+        print(f"add to the Lanterna config file, {config_path()} (`lanterna status` shows the one in use):")
+        print(f'[cloud.license.trusted_keys]\n"{args.key_id}" = "{public}"')
         return 0
     try:
         limits = {name: int(value) for name, _, value in (item.partition("=") for item in args.limit)}

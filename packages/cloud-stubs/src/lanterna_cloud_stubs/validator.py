@@ -98,7 +98,7 @@ def main() -> None:
     import argparse
 
     parser = argparse.ArgumentParser(description="Serve a local license validator (development stand-in).")
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--port", type=int, default=8780, help="default 8780 (8765 is `lanterna serve --http`)")
     parser.add_argument("licenses", nargs="*", help="LICENSE_ID[=active|revoked]")
     args = parser.parse_args()
     licenses = dict((item.partition("=")[0], item.partition("=")[2] or "active") for item in args.licenses)
