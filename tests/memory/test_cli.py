@@ -55,6 +55,22 @@ def test_ingest_search_note_show_forget(cli: typer.Typer, tmp_path: Path) -> Non
     assert [s["service"] for s in json.loads(out)] == ["pay"]
     code, out, _ = run(cli, "stats")
     assert "documents: 1" in out
+    assert f"pay: {root.resolve()}" in out
+    code, out, _ = run(cli, "services")
+    assert f"root {root.resolve()}" in out
+
+
+def test_search_text_shows_each_document_once_with_its_root(cli: typer.Typer, tmp_path: Path) -> None:
+    body = "\n\n".join(f"def refund_step_{i}(order):\n    return refund(order, {i})\n" + "\n" * 12 for i in range(4))
+    root = write_tree(tmp_path / "p", {"app/refunds.py": body, "app/other.py": "def refund(order, step):\n    pass\n"})
+    assert run(cli, "ingest", str(root), "--service", "pay")[0] == 0
+    code, out, _ = run(cli, "search", "refund order step", "--service", "pay", "-n", "5")
+    assert code == 0
+    headers = [line for line in out.splitlines() if line.startswith("[pay/code]")]
+    assert len(headers) == 2 and all(f"root {root.resolve()}" in h for h in headers)
+    ids = [h.split("id=")[1].split()[0] for h in headers]
+    assert len(set(ids)) == 2 and all(out.count(i) == 1 for i in ids)
+    assert "app/refunds.py:" in out and "refund_step_" in out  # path:lines and the symbol
 
 
 def test_errors_are_one_line_with_exit_code(cli: typer.Typer, tmp_path: Path) -> None:
