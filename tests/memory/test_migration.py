@@ -12,7 +12,9 @@ import sys
 import textwrap
 from pathlib import Path
 
-from .helpers import subprocess_env, write_tree
+from tests.helpers import subprocess_env
+
+from .helpers import write_tree
 
 SCRIPT = textwrap.dedent(
     """
@@ -66,7 +68,10 @@ def test_a_version_1_store_gains_roots_and_symbols(tmp_path: Path) -> None:
         tmp_path / "shop", {"retry.py": "class RetryPolicy:\n    def backoff(self, n):\n        return n\n"}
     )
     env = subprocess_env(
-        tmp_path / "home", LANTERNA_PIXELTABLE_HOME=str(tmp_path / "pxt"), LANTERNA_EMBEDDER="hash-384"
+        tmp_path / "home",
+        LANTERNA_LOAD_PLUGINS="",
+        LANTERNA_PIXELTABLE_HOME=str(tmp_path / "pxt"),
+        LANTERNA_EMBEDDER="hash-384",
     )
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT, str(folder)], env=env, capture_output=True, text=True, timeout=300
