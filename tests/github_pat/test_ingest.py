@@ -133,3 +133,24 @@ def test_cli_ingest_of_a_github_repository(github, lanterna_home, own_tenant):
     )
     assert missing.returncode != 0 and TOKEN not in missing.stderr
     assert missing.stderr.startswith("lanterna: GitHub has no repository acme/nope") and missing.stderr.count("\n") == 1
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_the_memory_ingest_tool_takes_a_repository(github):
+    from mcp import Client
+
+    from lanterna.server.app import build_server
+
+    async with Client(build_server()) as client:
+        result = await client.call_tool("memory_ingest", {"path": "github:acme/billing", "service": "billing"})
+        unknown = await client.call_tool("memory_ingest", {"path": "gitlab:acme/app", "service": "billing"})
+    assert not result.is_error, result.content
+    assert result.structured_content["added"] == 4 and result.structured_content["root"].startswith("github:")
+    text = unknown.content[0].text
+    assert unknown.is_error and len(text.splitlines()) == 1
+    assert text.endswith("install it with `lanterna install lanterna-gitlab-pat`")

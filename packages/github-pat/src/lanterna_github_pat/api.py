@@ -49,6 +49,12 @@ class GitHub:
         self.client = client
         self.settings = settings
 
+    def __enter__(self) -> GitHub:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.close()
+
     @classmethod
     def for_current_tenant(cls) -> GitHub:
         """A client with the token of the running request's tenant."""

@@ -17,52 +17,62 @@ def _api() -> Any:
 
 def github_repos(limit: int = 50) -> list[dict[str, Any]]:
     """Repositories your GitHub token can see, most recently updated first."""
-    return _api().repos(limit)
+    with _api() as api:
+        return api.repos(limit)
 
 
 def github_repo(repo: str) -> dict[str, Any]:
     """Metadata of one repository (OWNER/REPO): description, default branch, language, last push."""
-    return _api().repo(repo)
+    with _api() as api:
+        return api.repo(repo)
 
 
 def github_tree(repo: str, path: str = "", ref: str | None = None) -> list[dict[str, Any]]:
     """Files of a repository (OWNER/REPO) under path, at ref (default branch if omitted), with sizes."""
-    return [{"path": f.path, "size": f.size} for f in _api().list_files(repo, path, ref)]
+    with _api() as api:
+        return [{"path": f.path, "size": f.size} for f in api.list_files(repo, path, ref)]
 
 
 def github_read(repo: str, path: str, ref: str | None = None) -> str:
     """The text of one file of a repository (OWNER/REPO) at ref (default branch if omitted)."""
-    return _api().read(repo, path, ref)
+    with _api() as api:
+        return api.read(repo, path, ref)
 
 
 def github_search(query: str, repo: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
     """Search code on GitHub, in one repository (OWNER/REPO) or all you can see: repo, path, fragment."""
-    return _api().search(query, repo, limit)
+    with _api() as api:
+        return api.search(query, repo, limit)
 
 
 def github_commits(repo: str, path: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
     """Recent commits of a repository (OWNER/REPO), of one path if given: sha, author, date, message."""
-    return _api().commits(repo, path, limit)
+    with _api() as api:
+        return api.commits(repo, path, limit)
 
 
 def github_prs(repo: str, state: str = "open", limit: int = 20) -> list[dict[str, Any]]:
     """Pull requests of a repository (OWNER/REPO); state: open, closed or all."""
-    return _api().prs(repo, state, limit)
+    with _api() as api:
+        return api.prs(repo, state, limit)
 
 
 def github_pr(repo: str, number: int) -> dict[str, Any]:
     """One pull request with its description and diff (capped; diff_truncated says so)."""
-    return _api().pr(repo, number)
+    with _api() as api:
+        return api.pr(repo, number)
 
 
 def github_issues(repo: str, state: str = "open", limit: int = 20) -> list[dict[str, Any]]:
     """Issues of a repository (OWNER/REPO), pull requests left out; state: open, closed or all."""
-    return _api().issues(repo, state, limit)
+    with _api() as api:
+        return api.issues(repo, state, limit)
 
 
 def github_issue(repo: str, number: int) -> dict[str, Any]:
     """One issue with its body and comments."""
-    return _api().issue(repo, number)
+    with _api() as api:
+        return api.issue(repo, number)
 
 
 def _per_repo(arguments: dict[str, Any]) -> str:

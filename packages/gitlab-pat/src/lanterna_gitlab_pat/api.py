@@ -57,6 +57,12 @@ class GitLab:
         self.client = client
         self.settings = settings
 
+    def __enter__(self) -> GitLab:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.close()
+
     @classmethod
     def for_current_tenant(cls) -> GitLab:
         """A client with the token of the running request's tenant."""

@@ -17,19 +17,24 @@ class GitLabSource:
         return GitLab.for_current_tenant()
 
     def list_repos(self, limit: int = 50) -> list[dict[str, Any]]:
-        return self._api().repos(limit)
+        with self._api() as api:
+            return api.repos(limit)
 
     def list_files(self, repo: str, path: str = "", ref: str | None = None) -> list[RepoFile]:
-        return self._api().list_files(repo, path, ref)
+        with self._api() as api:
+            return api.list_files(repo, path, ref)
 
     def read_file(self, repo: str, path: str, ref: str | None = None) -> str:
-        return self._api().read(repo, path, ref)
+        with self._api() as api:
+            return api.read(repo, path, ref)
 
     def search(self, query: str, repo: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
-        return self._api().search(query, repo, limit)
+        with self._api() as api:
+            return api.search(query, repo, limit)
 
     def list_commits(self, repo: str, path: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
-        return self._api().commits(repo, path, limit)
+        with self._api() as api:
+            return api.commits(repo, path, limit)
 
     def snapshot(self, repo: str, ref: str | None = None) -> Snapshot:
-        return self._api().snapshot(repo, ref)
+        return self._api().snapshot(repo, ref)  # fetch() uses the client later: not closed here

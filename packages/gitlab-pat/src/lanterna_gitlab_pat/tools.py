@@ -17,52 +17,62 @@ def _api() -> Any:
 
 def gitlab_repos(limit: int = 50) -> list[dict[str, Any]]:
     """Projects your GitLab token is a member of, most recently active first."""
-    return _api().repos(limit)
+    with _api() as api:
+        return api.repos(limit)
 
 
 def gitlab_repo(repo: str) -> dict[str, Any]:
     """Metadata of one project (GROUP/PROJECT): description, default branch, visibility, last activity."""
-    return _api().repo(repo)
+    with _api() as api:
+        return api.repo(repo)
 
 
 def gitlab_tree(repo: str, path: str = "", ref: str | None = None) -> list[dict[str, Any]]:
     """Files of a project (GROUP/PROJECT) under path, at ref (default branch if omitted)."""
-    return [{"path": f.path, "size": f.size} for f in _api().list_files(repo, path, ref)]
+    with _api() as api:
+        return [{"path": f.path, "size": f.size} for f in api.list_files(repo, path, ref)]
 
 
 def gitlab_read(repo: str, path: str, ref: str | None = None) -> str:
     """The text of one file of a project (GROUP/PROJECT) at ref (default branch if omitted)."""
-    return _api().read(repo, path, ref)
+    with _api() as api:
+        return api.read(repo, path, ref)
 
 
 def gitlab_search(query: str, repo: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
     """Search code on GitLab, in one project (GROUP/PROJECT) or all you can see: repo, path, fragment."""
-    return _api().search(query, repo, limit)
+    with _api() as api:
+        return api.search(query, repo, limit)
 
 
 def gitlab_commits(repo: str, path: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
     """Recent commits of a project (GROUP/PROJECT), of one path if given: sha, author, date, message."""
-    return _api().commits(repo, path, limit)
+    with _api() as api:
+        return api.commits(repo, path, limit)
 
 
 def gitlab_mrs(repo: str, state: str = "open", limit: int = 20) -> list[dict[str, Any]]:
     """Merge requests of a project (GROUP/PROJECT); state: open, closed, merged or all."""
-    return _api().prs(repo, state, limit)
+    with _api() as api:
+        return api.prs(repo, state, limit)
 
 
 def gitlab_mr(repo: str, number: int) -> dict[str, Any]:
     """One merge request with its description and diff (capped; diff_truncated says so)."""
-    return _api().pr(repo, number)
+    with _api() as api:
+        return api.pr(repo, number)
 
 
 def gitlab_issues(repo: str, state: str = "open", limit: int = 20) -> list[dict[str, Any]]:
     """Issues of a project (GROUP/PROJECT); state: open, closed, merged or all."""
-    return _api().issues(repo, state, limit)
+    with _api() as api:
+        return api.issues(repo, state, limit)
 
 
 def gitlab_issue(repo: str, number: int) -> dict[str, Any]:
     """One issue with its body and comments."""
-    return _api().issue(repo, number)
+    with _api() as api:
+        return api.issue(repo, number)
 
 
 def _per_repo(arguments: dict[str, Any]) -> str:
