@@ -80,3 +80,71 @@ def schema_lock(settings: MemorySettings) -> Iterator[None]:
             yield
     else:
         yield
+
+
+STORE_KEY = 1
+
+
+class StoreInUse(Exception):
+    """Another process has the store open, so it cannot be rewritten now."""
+
+
+class StoreUse:
+    """A shared hold on the store for as long as this process has it open.
+
+    ``memory-purge`` rewrites the tables for every process: ``exclusively()`` swaps the
+    shared hold for an exclusive one, and refuses (``StoreInUse``) while any other process,
+    such as a running server, holds the store. Embedded store: ``flock`` on a file under the
+    Pixeltable home; external PostgreSQL: a shared advisory lock on a connection of its own.
+    """
+
+    def __init__(self, settings: MemorySettings) -> None:
+        import fcntl
+
+        self._fd: int | None = None
+        self._conn = None
+        if settings.db_connect_str:
+            import psycopg
+
+            self._conn = psycopg.connect(_psycopg_url(settings.db_connect_str), autocommit=True, connect_timeout=10)
+            self._conn.execute("SELECT pg_advisory_lock_shared(%s, %s)", (LOCK_SPACE, STORE_KEY))
+        else:
+            path = settings.pixeltable_home / "locks" / "store.lock"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._fd, fcntl.LOCK_SH)
+
+    @contextmanager
+    def exclusively(self) -> Iterator[None]:
+        import fcntl
+
+        if self._conn is not None:
+            self._conn.execute("SELECT pg_advisory_unlock_shared(%s, %s)", (LOCK_SPACE, STORE_KEY))
+            row = self._conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_SPACE, STORE_KEY)).fetchone()
+            if not (row and row[0]):
+                self._conn.execute("SELECT pg_advisory_lock_shared(%s, %s)", (LOCK_SPACE, STORE_KEY))
+                raise StoreInUse
+            try:
+                yield
+            finally:
+                self._conn.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_SPACE, STORE_KEY))
+                self._conn.execute("SELECT pg_advisory_lock_shared(%s, %s)", (LOCK_SPACE, STORE_KEY))
+            return
+        assert self._fd is not None
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fcntl.flock(self._fd, fcntl.LOCK_SH)  # a failed conversion may have dropped the shared hold
+            raise StoreInUse from None
+        try:
+            yield
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_SH)
+
+    def release(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

@@ -24,6 +24,7 @@ from lanterna.memory.runtime import RuntimeSettings, StoreError, start
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
 
+    from lanterna.memory.locks import StoreUse
     from lanterna.memory.settings import MemorySettings
 
 log = logging.getLogger("lanterna.memory")
@@ -170,6 +171,8 @@ class MemoryStore:
         self.chunks = tables["chunks"]
         # MCP runs plain tools on worker threads; Pixeltable keeps a connection per thread.
         self.lock = StoreLock()
+        #: This process's hold on the store (``locks.StoreUse``): purge needs every other one gone.
+        self.use: StoreUse | None = None
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -203,6 +206,7 @@ class MemoryStore:
             raise StoreError(
                 f"cannot read the memory store at {where}: {exc}; move it away or fix the database"
             ) from exc
+        existing = _finish_interrupted_purge(existing)
         if not existing:
             tables = cls._create(embedder)
             meta = schema.new_meta(embedder.name, embedder.dimensions)
@@ -528,41 +532,62 @@ class MemoryStore:
     # -- maintenance -----------------------------------------------------------------------
 
     def purge(self) -> dict[str, int]:
-        """Rewrite both tables from their live rows, then drop the old ones with their history."""
-        import pixeltable as pxt
+        """Rewrite both tables from their live rows, then drop the old ones with their history.
+
+        Refused while another process has the store open: its table handles would point at
+        dropped tables, and what it writes meanwhile would be lost.
+        """
+        from lanterna.memory.locks import StoreInUse
 
         counts: dict[str, int] = {}
-        with self.lock.exclusive():
-            for name, attr, columns in (
-                (schema.CHUNKS, "chunks", schema.chunk_columns(self.embedder.dimensions)),
-                (schema.DOCUMENTS, "documents", schema.document_columns()),
-            ):
-                old = getattr(self, attr)
-                before = len(old.get_versions())
-                rows = [dict(r) for r in old.select().collect()]
-                staging = f"{name}_purge"
-                fresh = pxt.create_table(staging, columns, if_exists="replace")
-                for column in ("tenant", "path"):
-                    fresh.add_btree_index(column)
-                if attr == "chunks":
-                    from lanterna.memory import udf
-
-                    fresh.add_btree_index("doc_id")
-                    fresh.add_embedding_index(
-                        "embedding",
-                        idx_name="semantic",
-                        embedding=udf.UDFS.get(self.embedder.dimensions),
-                        metric="cosine",
-                        precision="fp32",
-                    )
-                for start_at in range(0, len(rows), INSERT_BATCH):
-                    fresh.insert(rows[start_at : start_at + INSERT_BATCH])
-                pxt.drop_table(name)
-                pxt.move(staging, name)
-                setattr(self, attr, pxt.get_table(name))
-                counts[attr] = len(rows)
-                counts[f"{attr}_versions_dropped"] = before
+        exclusively = self.use.exclusively() if self.use is not None else contextlib.nullcontext()
+        try:
+            with exclusively, self.lock.exclusive():
+                self._rewrite(counts)
+        except StoreInUse:
+            raise StoreError(
+                "another process has the memory store open (a running server or another command);"
+                " stop it, then run `lanterna memory-purge` again"
+            ) from None
         return counts
+
+    def _rewrite(self, counts: dict[str, int]) -> None:
+        """Copy each table's live rows to a new table, drop the old one, give the copy its name.
+
+        A crash after a drop leaves the complete copy under its staging name; ``open()``
+        finishes the rename (``_finish_interrupted_purge``).
+        """
+        import pixeltable as pxt
+
+        for name, attr, columns in (
+            (schema.CHUNKS, "chunks", schema.chunk_columns(self.embedder.dimensions)),
+            (schema.DOCUMENTS, "documents", schema.document_columns()),
+        ):
+            old = getattr(self, attr)
+            before = len(old.get_versions())
+            rows = [dict(r) for r in old.select().collect()]
+            staging = f"{name}_purge"
+            fresh = pxt.create_table(staging, columns, if_exists="replace")
+            for column in ("tenant", "path"):
+                fresh.add_btree_index(column)
+            if attr == "chunks":
+                from lanterna.memory import udf
+
+                fresh.add_btree_index("doc_id")
+                fresh.add_embedding_index(
+                    "embedding",
+                    idx_name="semantic",
+                    embedding=udf.UDFS.get(self.embedder.dimensions),
+                    metric="cosine",
+                    precision="fp32",
+                )
+            for start_at in range(0, len(rows), INSERT_BATCH):
+                fresh.insert(rows[start_at : start_at + INSERT_BATCH])
+            pxt.drop_table(name)
+            pxt.move(staging, name)
+            setattr(self, attr, pxt.get_table(name))
+            counts[attr] = len(rows)
+            counts[f"{attr}_versions_dropped"] = before
 
     @_reading
     def history_contains(self, text: str) -> bool:
@@ -577,6 +602,29 @@ class MemoryStore:
                 sql_text(f'SELECT count(*) FROM "{store.name}" WHERE "{text_col.name}" LIKE :p'), {"p": f"%{text}%"}
             ).scalar()
         return bool(rows)
+
+
+def _finish_interrupted_purge(existing: set[str]) -> set[str]:
+    """Complete or undo a purge that stopped half-way; returns the tables there are now.
+
+    Purge fills ``<table>_purge`` with every live row before it drops ``<table>``: a staging
+    table without its original is the complete copy and takes the name; next to its original,
+    it is an unfinished copy and goes.
+    """
+    import pixeltable as pxt
+
+    for name in (schema.CHUNKS, schema.DOCUMENTS):
+        staging = f"{name}_purge"
+        if staging not in existing:
+            continue
+        if name in existing:
+            pxt.drop_table(staging)
+        else:
+            log.warning("finishing an interrupted memory-purge: %s becomes %s", staging, name)
+            pxt.move(staging, name)
+            existing.add(name)
+        existing.discard(staging)
+    return existing
 
 
 def _hit(row: dict[str, Any], score: float) -> Hit:
@@ -615,7 +663,15 @@ def get_store(settings: MemorySettings) -> MemoryStore:
     global _store
     with _store_lock:
         if _store is None:
-            _store = MemoryStore.open(settings)
+            from lanterna.memory.locks import StoreUse
+
+            use = StoreUse(settings)  # before opening: a purge elsewhere cannot start under us
+            try:
+                _store = MemoryStore.open(settings)
+            except BaseException:
+                use.release()
+                raise
+            _store.use = use
         elif _store.settings.pixeltable_home != settings.pixeltable_home:
             raise StoreError(
                 f"this process already uses the memory store at {_store.settings.pixeltable_home};"
@@ -630,5 +686,7 @@ def close_store() -> bool:
     from lanterna.memory import runtime
 
     with _store_lock:
+        if _store is not None and _store.use is not None:
+            _store.use.release()
         _store = None
         return runtime.stop()
