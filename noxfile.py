@@ -124,9 +124,10 @@ def team(session: nox.Session) -> None:
     """A real PostgreSQL server on a local port; several servers and processes share it (tests/team)."""
     session.install(*TEST_DEPS, "-e", CORE, *[f"-e{p}" for p in PLUGIN_PACKAGES])
     root = Path(tempfile.mkdtemp(prefix="lanterna-team-pg-"))
-    url = session.run("python", "-m", "tests.team.pgserver", "start", str(root), silent=True)
+    session.run("python", "-m", "tests.team.pgserver", "start", str(root))
     try:
-        session.run("pytest", "tests/team", *session.posargs, env={"LANTERNA_TEST_PG_URL": str(url).strip()})
+        url = (root / "url").read_text().strip()  # not stdout: nox mixes stderr into it
+        session.run("pytest", "tests/team", *session.posargs, env={"LANTERNA_TEST_PG_URL": url})
     finally:
         session.run("python", "-m", "tests.team.pgserver", "stop", str(root))
 

@@ -16,6 +16,8 @@ ISOLATED_ENV = (
     "LANTERNA_AUDIT_FAIL_CLOSED",
     "LANTERNA_TENANT",
     "LANTERNA_USER",
+    "LANTERNA_DB_CONNECT_STR",
+    "LANTERNA_CLOUD_DB_CONNECT_STR",
 )
 #: The Pixeltable home and fast embedder the root conftest shares between the tests of a run.
 SHARED_STORE_ENV = ("LANTERNA_PIXELTABLE_HOME", "LANTERNA_EMBEDDER")
