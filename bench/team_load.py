@@ -194,7 +194,10 @@ def main() -> int:
         print(f"PostgreSQL 16 on {pg.url.split('@')[1]}; quota {args.quota}/day per tenant; {args.calls} calls")
 
         def servers(count: int, prefix: str) -> list[Server]:
-            made = [Server(make_home(root / f"{prefix}{n}", pg_url, key_file, args.quota), repo) for n in range(count)]
+            homes = [
+                make_home(root / f"{prefix}{n}", pg_url, key_file, args.quota, {prefix: repo}) for n in range(count)
+            ]
+            made = [Server(home, repo) for home in homes]
             for server in made:
                 started.append(server.start())
             return made

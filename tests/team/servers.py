@@ -28,15 +28,17 @@ def free_port() -> int:
 
 
 def toml_table(name: str, values: dict[str, Any]) -> str:
-    return f"[{name}]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items())
+    return f"[{name}]\n" + "".join(f"{json.dumps(k)} = {json.dumps(v)}\n" for k, v in values.items())
 
 
-def make_home(path: Path, pg_url: str, key_file: Path, quota: int) -> Path:
+def make_home(path: Path, pg_url: str, key_file: Path, quota: int, repos: dict[str, Path]) -> Path:
+    """A server's home: the shared database and audit key, the quota, each tenant's repository."""
     path.mkdir(parents=True, exist_ok=True)
     (path / "config.toml").write_text(
         toml_table("cloud", {"db_connect_str": pg_url, "audit_key_file": str(key_file)})
         + toml_table("cloud.plans.free", {"operations_per_day": quota})
         + toml_table("guard", {"hook_threads": 256})  # load, not back-pressure, is what is measured
+        + toml_table("session.repos", {tenant: str(repo) for tenant, repo in repos.items()})
     )
     return path
 

@@ -26,7 +26,7 @@ def test_healthz_needs_no_credentials_and_reports_an_unreachable_database(
     pg_server: Any, tmp_path: Path, cloud: Any
 ) -> None:
     url = pg_server.create_database("health_probe")
-    home = make_home(tmp_path / "home", url, tmp_path / "audit.key", quota=10)
+    home = make_home(tmp_path / "home", url, tmp_path / "audit.key", 10, {})
     server = Server(home, init_repo(tmp_path / "repo")).start()
     try:
         assert get(f"{server.url}/healthz") == (200, {"status": "ok", "problems": {}})
@@ -45,7 +45,8 @@ def test_two_servers_admit_exactly_the_quota_and_write_one_chain(cloud: Any, pg_
     key_file = cloud.plugin.settings.audit_key_file  # the same head key on every server
     key = cloud.key("acme")
     repo = init_repo(tmp_path / "repo")
-    servers = [Server(make_home(tmp_path / f"s{n}", pg_url, key_file, quota=30), repo).start() for n in range(2)]
+    homes = [make_home(tmp_path / f"s{n}", pg_url, key_file, 30, {"acme": repo}) for n in range(2)]
+    servers = [Server(home, repo).start() for home in homes]
     outcomes: list[str] = []
 
     async def client(server: Server, calls: int) -> None:
@@ -57,7 +58,10 @@ def test_two_servers_admit_exactly_the_quota_and_write_one_chain(cloud: Any, pg_
             for _ in range(calls):
                 result = await session.call("session_branch")
                 text = result["content"][0]["text"] if result.get("content") else ""
-                outcomes.append("denied" if result.get("isError") and "quota reached" in text else "ok")
+                if not result.get("isError"):
+                    outcomes.append("ok")
+                else:
+                    outcomes.append("denied" if "quota reached" in text else f"error: {text}")
 
     async def main() -> None:
         async with anyio.create_task_group() as tg:
@@ -69,7 +73,7 @@ def test_two_servers_admit_exactly_the_quota_and_write_one_chain(cloud: Any, pg_
     finally:
         for server in servers:
             server.stop()
-    assert outcomes.count("ok") == 30 and outcomes.count("denied") == 50
+    assert outcomes.count("ok") == 30 and outcomes.count("denied") == 50, [o for o in outcomes if o.startswith("e")]
     with psycopg.connect(pg_url) as conn:
         usage = conn.execute("SELECT count(*) FROM lanterna_cloud.usage WHERE tenant = 'acme'").fetchone()
         audited = conn.execute(

@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from lanterna.plugins import HookFailed, PluginHost
 
+#: Paths answered without credentials.
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
+
 if TYPE_CHECKING:
     from mcp.server import MCPServer
 

@@ -41,12 +41,15 @@ def http_app(server: Any, host: PluginHost, address: str, port: int) -> tuple[AS
 def require_credentials(app: ASGIApp, host: PluginHost) -> ASGIApp:
     """With a tenancy plugin installed, every HTTP request (``initialize`` and ``tools/list``
     included, not only tool calls) must carry a credential it accepts; otherwise 401 with the
-    same one-line reason a tool call gets."""
+    same one-line reason a tool call gets. The health endpoints need none (a load balancer
+    probes them; they say nothing about tenants or data)."""
     if not tenancy_plugins(host):
         return app
 
+    from lanterna.server.health import PUBLIC_PATHS
+
     async def check(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope.get("path") in PUBLIC_PATHS:
             return await app(scope, receive, send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         request = RequestContext(transport="http", headers=headers)
