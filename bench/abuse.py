@@ -12,7 +12,8 @@ and a git repository, then, one scenario at a time, lets an attacker tenant send
   ``--hook-sleep`` seconds for the attacker's tenant;
 - regex: 42 concurrent viewer calls of session_search_commits with ``(a{1,1000}){1,1000}``.
 
-Meanwhile a victim tenant calls memory_search in a loop; the script prints the victim's
+Each attacker client sends one call at a time, at most one a second. Meanwhile a victim
+tenant calls memory_search in a loop; the script prints the victim's
 median and worst latency per scenario (and with no attacker, as a baseline) and what the
 attacker got back. Every loop is bounded in count and time; the server listens on loopback only.
 """
@@ -36,6 +37,9 @@ from typing import Any
 HERE = Path(__file__).parent
 CALL_TIMEOUT_S = 90.0
 MAX_VICTIM_CALLS = 2000
+#: An attacker client sends one call at a time and at most one per second: the scenarios
+#: measure calls that are expensive, not a request flood (rate limiting is another matter).
+ATTACKER_INTERVAL_S = 1.0
 REGEX = "(a{1,1000}){1,1000}"
 
 
@@ -152,8 +156,9 @@ async def victim_loop(url: str, key: str, until: float) -> list[float]:
 async def attacker_loop(url: str, key: str, tool: str, arguments: dict[str, Any], until: float) -> list[str]:
     outcomes: list[str] = []
     while time.monotonic() < until and len(outcomes) < 200:
-        _, outcome = await call(url, key, tool, arguments)
+        seconds, outcome = await call(url, key, tool, arguments)
         outcomes.append(outcome)
+        await asyncio.sleep(max(0.0, ATTACKER_INTERVAL_S - seconds))  # a stubborn client, not a flood
     return outcomes
 
 
@@ -194,8 +199,10 @@ def main() -> int:
 
     home = Path(tempfile.mkdtemp(prefix="lanterna-abuse-"))
     os.environ.update({"LANTERNA_HOME": str(home), "LANTERNA_EMBEDDER": "hash-384", "LANTERNA_LOAD_PLUGINS": ""})
-    (home / "config.toml").write_text("[cloud.plans.free]\noperations_per_day = 100000000\n", encoding="utf-8")
     repo = home / "repo"
+    repos = "".join(f'{tenant} = "{repo}"\n' for tenant in ("victim", "attacker", "slowpoke"))
+    config = f"[cloud.plans.free]\noperations_per_day = 100000000\n[session.repos]\n{repos}"
+    (home / "config.toml").write_text(config, encoding="utf-8")
     started = time.perf_counter()
     build_store(home, args.chunks)
     make_repo(repo, 200)

@@ -4,10 +4,12 @@ Plugins' hooks block (files, SQLite, network), and the MCP SDK serves every clie
 event loop, so:
 
 - The guard's checks and records run on threads of their own (not the tools' pool), at most
-  ``[guard] hook_threads`` (default 32) at once. A check that does not answer within
-  ``[guard] hook_timeout_s`` (default 10 s) denies the operation, naming the hook and the
-  plugins that implement it; the thread is left to finish. When that many hook calls are
-  still running, new operations are refused at once instead of queueing behind them.
+  ``[guard] hook_threads`` (default 64) at once and a quarter of that per caller (one
+  credential). A check that does not answer within ``[guard] hook_timeout_s`` (default 10 s)
+  denies the operation, naming the hook and the plugins that implement it; the thread is left
+  to finish. When a caller (or the server) has that many hook calls still running, its new
+  operations are refused at once instead of queueing, so one caller whose calls hit a slow
+  plugin cannot take the slots of the others.
 - Plain (``def``) tools run on worker threads with at most ``TOOL_THREADS_PER_TENANT`` per
   tenant, so one tenant's slow calls queue behind each other, not in front of other tenants.
 """
@@ -18,6 +20,7 @@ import asyncio
 import contextlib
 import contextvars
 import functools
+import hashlib
 import logging
 import threading
 from collections.abc import Callable
@@ -33,7 +36,7 @@ log = logging.getLogger("lanterna.server")
 T = TypeVar("T")
 
 DEFAULT_HOOK_TIMEOUT_S = 10.0
-DEFAULT_HOOK_THREADS = 32
+DEFAULT_HOOK_THREADS = 64
 TOOL_THREADS_PER_TENANT = 8
 
 
@@ -42,13 +45,15 @@ class Offload:
         self.host = host
         self.timeout_s = float(host.config.get("guard", "hook_timeout_s", DEFAULT_HOOK_TIMEOUT_S))
         self.max_threads = int(host.config.get("guard", "hook_threads", DEFAULT_HOOK_THREADS))
+        self.per_caller = max(1, self.max_threads // 4)
         self.running = 0  # hook calls on threads, abandoned ones included
+        self._by_caller: dict[str, int] = {}
         self._lock = threading.Lock()
         self._tool_limiters: dict[str, anyio.CapacityLimiter] = {}
 
     async def check(self, op: Operation) -> None:
         """``op.check()`` off the loop; a hook that does not answer in time denies."""
-        if not await self._run(op.check):
+        if not await self._run(op.check, caller=_caller(op)):
             names = ", ".join(i.plugin_name for i in self.host.implementations(op.stage)) or "none"
             log.warning("%s hook did not answer within %.0f s (plugins: %s)", op.stage, self.timeout_s, names)
             raise Denied(
@@ -61,7 +66,7 @@ class Offload:
         """``op.finish(exc)`` off the loop. When audit is required, wait for it to be written."""
         if op.guard.audit_fail_closed:
             await anyio.to_thread.run_sync(op.finish, exc)
-        elif not await self._run(functools.partial(op.finish, exc), admit=False):
+        elif not await self._run(functools.partial(op.finish, exc), caller=_caller(op), admit=False):
             log.warning("%s hook did not answer within %.0f s; it goes on in the background", op.stage, self.timeout_s)
 
     async def tool(self, tenant: str, fn: Callable[..., T], **kwargs: Any) -> T:
@@ -71,7 +76,7 @@ class Offload:
             limiter = self._tool_limiters[tenant] = anyio.CapacityLimiter(TOOL_THREADS_PER_TENANT)
         return await anyio.to_thread.run_sync(functools.partial(fn, **kwargs), limiter=limiter)
 
-    async def _run(self, fn: Callable[[], None], admit: bool = True) -> bool:
+    async def _run(self, fn: Callable[[], None], caller: str, admit: bool = True) -> bool:
         """Run ``fn`` on a thread of its own; False when it did not return within the timeout.
 
         Not anyio's pool: a thread that is given up on keeps its slot in ``running`` until it
@@ -80,12 +85,19 @@ class Offload:
         (usage, audit, its quota slot) are always written.
         """
         with self._lock:
+            mine = self._by_caller.get(caller, 0)
+            if admit and mine >= self.per_caller:
+                raise Denied(
+                    "busy",
+                    f"{mine} of your calls are still waiting on slow plugin hooks; retry when they have ended",
+                )
             if admit and self.running >= self.max_threads:
                 raise Denied(
                     "busy",
                     f"the server is busy: {self.running} plugin hook calls are still running; retry in a moment",
                 )
             self.running += 1
+            self._by_caller[caller] = mine + 1
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
 
@@ -102,6 +114,9 @@ class Offload:
             finally:
                 with self._lock:
                     self.running -= 1
+                    left = self._by_caller.pop(caller) - 1
+                    if left:
+                        self._by_caller[caller] = left
             with contextlib.suppress(RuntimeError):  # the server stopped meanwhile; nobody waits
                 loop.call_soon_threadsafe(settle, error)
 
@@ -111,3 +126,10 @@ class Offload:
             await asyncio.shield(done)
             return True
         return False
+
+
+def _caller(op: Operation) -> str:
+    """Who is calling, before the tenant is known: a digest of the credential the request carries."""
+    headers = op.request.headers
+    credential = headers.get("authorization") or headers.get("x-tenant-id") or op.request.transport
+    return hashlib.sha256(credential.encode("utf-8", "replace")).hexdigest()[:16]
