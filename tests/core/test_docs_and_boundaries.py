@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from lanterna import hookspecs
@@ -50,6 +51,7 @@ def test_tests_share_fixtures_through_conftest_and_helpers_through_a_module():
     assert [p.relative_to(ROOT) for p, text in sources.items() if "def anyio_backend(" in text] == [
         Path("tests/conftest.py")
     ]
+    assert [p for p, text in sources.items() if re.search(r"from \.+helpers import .*subprocess_env", text)] == []
     assert [p.relative_to(ROOT) for p, text in sources.items() if "def subprocess_env(" in text] == [
         Path("tests/helpers.py")
     ]

@@ -135,11 +135,6 @@ def test_cli_ingest_of_a_github_repository(github, lanterna_home, own_tenant):
     assert missing.stderr.startswith("lanterna: GitHub has no repository acme/nope") and missing.stderr.count("\n") == 1
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.mark.anyio
 async def test_the_memory_ingest_tool_takes_a_repository(github):
     from mcp import Client
