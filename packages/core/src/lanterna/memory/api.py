@@ -236,9 +236,16 @@ def list_records(kind: str | None = None, service: str | None = None, limit: int
 
 
 def forget(doc_id: str) -> dict[str, Any]:
-    if not store().forget(tenant(), doc_id):
+    found, chunks = store().forget(tenant(), doc_id)
+    if not found and not chunks:
         raise MemoryError(f"no memory with id '{doc_id}' to forget")
-    return {"forgotten": doc_id}
+    result: dict[str, Any] = {"forgotten": doc_id, "chunks_removed": chunks}
+    if not found:
+        result["note"] = (
+            f"'{doc_id}' was not a stored memory: {chunks} chunk(s) an interrupted write left under that id"
+            " were removed"
+        )
+    return result
 
 
 def services() -> list[dict[str, Any]]:

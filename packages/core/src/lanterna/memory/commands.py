@@ -227,7 +227,9 @@ def forget_command(doc_id: Annotated[str, typer.Argument(help="Id of the memory 
     from lanterna.memory import api
 
     with guarded("memory.forget", "memory"):
-        api.forget(doc_id)
+        result = api.forget(doc_id)
+    if "note" in result:
+        print(result["note"])
     print(f"forgotten {doc_id}; Pixeltable's history keeps old versions until `lanterna memory-purge`")
 
 

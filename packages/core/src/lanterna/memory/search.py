@@ -155,7 +155,7 @@ def search(
     vector = store.embedder.embed([query])[0]
     if mode == "vector":
         hits = store.vector_search(tenant, vector, limit=max(limit * 3, 30), where_extra=where)
-        return cap_per_document(hits, per_file, limit)
+        return cap_per_document(_stored(store, tenant, hits), per_file, limit)
     candidates = store.vector_search(tenant, vector, limit=max(limit * 5, 50), where_extra=where)
     seen = {(h.doc_id, h.start_line) for h in candidates}
     names = identifiers(query)
@@ -166,4 +166,11 @@ def search(
     for hit in candidates:
         hit.score = hit.vector_score + LEXICAL_WEIGHT * lexical_score(terms, hit)
     candidates.sort(key=lambda h: h.score, reverse=True)
-    return cap_per_document(candidates, per_file, limit)
+    return cap_per_document(_stored(store, tenant, candidates), per_file, limit)
+
+
+def _stored(store: MemoryStore, tenant: str, hits: list[Hit]) -> list[Hit]:
+    """Hits whose document is stored: a write that is still running, or was interrupted,
+    has chunks without a document row, and those are not found."""
+    stored = store.stored_documents(tenant, {h.doc_id for h in hits})
+    return [h for h in hits if h.doc_id in stored]

@@ -397,13 +397,30 @@ class MemoryStore:
         return embed_seconds
 
     @_writing
-    def forget(self, tenant: str, doc_id: str) -> bool:
-        """Delete one document and its chunks from every query; True if it existed."""
+    def forget(self, tenant: str, doc_id: str) -> tuple[bool, int]:
+        """Delete one document and its chunks from every query.
+
+        Returns whether the document existed and how many chunks went: chunks without a
+        document are what an interrupted write left.
+        """
         c, d = self.chunks, self.documents
         found = d.where((d.tenant == tenant) & (d.doc_id == doc_id)).count() > 0
-        c.delete(where=(c.tenant == tenant) & (c.doc_id == doc_id))
-        d.delete(where=(d.tenant == tenant) & (d.doc_id == doc_id))
-        return found
+        chunks = c.where((c.tenant == tenant) & (c.doc_id == doc_id)).count()
+        if chunks:
+            c.delete(where=(c.tenant == tenant) & (c.doc_id == doc_id))
+        if found:
+            d.delete(where=(d.tenant == tenant) & (d.doc_id == doc_id))
+        return found, chunks
+
+    @_reading
+    def stored_documents(self, tenant: str, doc_ids: Iterable[str]) -> set[str]:
+        """Those of ``doc_ids`` that have a document row (chunks of the others are an interrupted write)."""
+        ids = sorted(set(doc_ids))
+        if not ids:
+            return set()
+        d = self.documents
+        rows = d.where((d.tenant == tenant) & d.doc_id.isin(ids)).select(d.doc_id).collect()
+        return {r["doc_id"] for r in rows}
 
     # -- reading ---------------------------------------------------------------------------
 
