@@ -77,3 +77,15 @@ def test_a_harness_that_resolves_the_wrong_tenant_is_blamed_plainly(lanterna_tmp
         "add a tenancy plugin to the host or use the lanterna_host fixture"
         in messages["test_quota_denies_once_reached"]
     )
+
+
+def test_loading_the_pytest_plugin_imports_nothing_heavy() -> None:
+    import subprocess
+    import sys
+
+    heavy = "{'mcp', 'pixeltable', 'httpx', 'httpx2', 'typer', 'numpy', 'onnxruntime', 'pydantic'}"
+    code = (
+        f"import lanterna.testing.pytest_plugin, sys; print(sorted({{m.split('.')[0] for m in sys.modules}} & {heavy}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
