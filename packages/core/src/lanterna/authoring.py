@@ -247,7 +247,10 @@ def render(name: str, families: list[str], directory: str) -> dict[str, str]:
 def _readme_setting(line: str) -> str:
     """A ``"key": value,`` line of the tests' SETTINGS as TOML, for the README (keys tables skipped)."""
     match = re.match(r'\s*"(\w+)": ("[^"]*"|\d+),$', line)
-    return f"{match[1]} = {match[2]}\n" if match else ""
+    if match is None:
+        return ""
+    value = '"<a long random string, kept out of version control>"' if "secret" in match[1] else match[2]
+    return f"{match[1]} = {value}\n"
 
 
 _TOOL_CALL_AS_TENANT = """\
