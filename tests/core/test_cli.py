@@ -195,7 +195,7 @@ def test_listing_commands_import_no_heavy_library(lanterna_home, command):
         "import sys; from lanterna.cli import main; sys.argv = ['lanterna', *sys.argv[1:]]\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'pixeltable', 'mcp', 'httpx', 'httpx2', 'torch',"
-        " 'onnxruntime', 'sqlalchemy'})\n"
+        " 'onnxruntime', 'sqlalchemy', 'tree_sitter'})\n"
         "print('HEAVY=' + ','.join(heavy), file=sys.stderr)"
     )
     result = subprocess.run(

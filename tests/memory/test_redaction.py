@@ -103,6 +103,7 @@ def test_every_planted_shape_is_redacted(rel: str) -> None:
         "password = getpass.getpass()\nTOKEN_TYPE = 'bearer'\ntoken_type = 'quoted-string'\n",
         'url = "https://example.com/path?q=1"\nDATABASE_URL = "postgres://app:${DB_PASSWORD}@db/app"\n',
         "api_key = os.environ['API_KEY']\nSECRET_KEY = 'changeme'\n",
+        'export GITHUB_TOKEN=github_pat_…\ntoken = "ghp_..."\n',
     ],
 )
 def test_ordinary_code_is_left_alone(code: str) -> None:
@@ -150,6 +151,13 @@ async def test_no_planted_secret_comes_back_from_any_tool(planted: Path) -> None
             seen.append(json.dumps(got.structured_content))
             if got.structured_content["path"] == "app/settings.py":
                 assert "def invoice_total" in got.structured_content["text"]  # the rest of the file is there
+        note = await client.call_tool(
+            "memory_remember", {"text": f"staging db: password={DB_PASSWORD}, deploy token {GITHUB}"}
+        )
+        assert not note.is_error, note.content
+        got = await client.call_tool("memory_get", {"id": note.structured_content["id"]})
+        assert "staging db: password=[REDACTED]" in got.structured_content["text"]
+        seen.append(json.dumps(note.structured_content) + json.dumps(got.structured_content))
         for tool in ("memory_services", "memory_stats"):
             seen.append(json.dumps((await client.call_tool(tool, {})).structured_content))
     assert not _leaks("\n".join(seen))

@@ -179,13 +179,14 @@ def add_record(
     """Store a note, ADR, incident or meeting record; returns its id."""
     from lanterna.memory.chunking import chunk_text
     from lanterna.memory.ingest import RECORD_PREFIX
+    from lanterna.memory.redaction import redact
     from lanterna.memory.store import ChunkIn, DocumentIn
 
     _kind(kind, RECORD_KINDS)
-    text = text.strip()
+    text = redact(text.strip()).text  # a secret pasted into a note is not kept either
     if not text:
         raise MemoryError(f"the {kind} is empty; give its text")
-    title = (title or text.splitlines()[0])[:200].strip()
+    title = redact(title or text.splitlines()[0]).text[:200].strip()
     body = f"# {title}\n\n{text}" if kind != "note" else text
     doc = DocumentIn(
         kind=kind,

@@ -12,7 +12,7 @@ What counts as a secret:
 - passwords in connection strings (``postgres://user:PASSWORD@host``);
 - literals assigned to secret-like names (``*SECRET*``, ``*PASSWORD*``, ``*TOKEN*``, ``*API_KEY*``…):
   any non-placeholder value for password names, a high-entropy one for the others, and in
-  configuration files (YAML, INI, ``.properties``…) unquoted values too.
+  configuration files (YAML, INI, ``.properties``…) and prose (notes, Markdown) unquoted values too.
 """
 
 from __future__ import annotations
@@ -48,15 +48,15 @@ QUOTED_ASSIGNMENT = re.compile(
     re.IGNORECASE,
 )
 UNQUOTED_ASSIGNMENT = re.compile(
-    rf"^(?P<indent>[ \t-]*)(?:export\s+)?(?P<name>{SECRET_NAME})\s*[:=]\s*(?P<value>[^\s'\"#;,]+)",
-    re.IGNORECASE | re.MULTILINE,
+    rf"(?<![\w.-])(?P<name>{SECRET_NAME})\s*[:=]\s*(?P<value>[^\s'\"#;,]+)",
+    re.IGNORECASE,
 )
 CONFIG_SUFFIXES = (".yaml", ".yml", ".ini", ".cfg", ".conf", ".properties", ".toml", ".env", ".txt", ".md", ".sh")
 WORDS = re.compile(r"[A-Za-z]+(?:[-_.:/][A-Za-z]+)*")
 PLACEHOLDER = re.compile(
     r"^(?:\$\{?.*\}?|\{\{.*\}\}|<.*>|%\(?.*|\*+|x+|\.+|changeme|change[_-]?me|none|null|nil|true|false|"
     r"example|dummy|redacted|\[redacted\]|your[_-].*|placeholder|secret|password|token|test|todo|"
-    r"os\.environ.*|env\(.*|getenv.*)$",
+    r"os\.environ.*|env\(.*|getenv.*|.*(?:…|\.\.\.))$",
     re.IGNORECASE,
 )
 
