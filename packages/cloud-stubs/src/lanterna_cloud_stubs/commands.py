@@ -133,7 +133,8 @@ def register(cli: Any, plugin: "CloudStubs") -> None:
         if as_json:
             _json({"ok": report.ok, "events": report.events, "problems": report.problems})
         elif report.ok:
-            print(f"audit log intact: {report.events} events, chain and head agree ({plugin.settings.audit_log})")
+            where = "the shared PostgreSQL" if plugin.database is not None else plugin.settings.audit_log
+            print(f"audit log intact: {report.events} events, chain and head agree ({where})")
         else:
             for problem in report.problems:
                 print(f"lanterna: audit log tampered: {problem}", file=sys.stderr)
