@@ -1,4 +1,4 @@
-"""The distribution: its own licence, two dependencies, one entry point, no key, a cheap import."""
+"""The distribution: its own licence, its dependencies (and psycopg for PostgreSQL), one entry point, no key."""
 
 from __future__ import annotations
 
@@ -14,8 +14,11 @@ import lanterna_cloud_stubs
 def test_metadata_declares_its_licence_dependencies_and_entry_point() -> None:
     dist = distribution("lanterna-cloud-stubs")
     assert dist.metadata["License-Expression"] == "Apache-2.0"
-    requires = {re.split(r"[<>=!~ ;\[]", r, maxsplit=1)[0].lower() for r in dist.requires or []}
-    assert requires == {"lanterna", "cryptography"}
+    name = lambda r: re.split(r"[<>=!~ ;\[]", r, maxsplit=1)[0].lower()  # noqa: E731
+    requires = {name(r) for r in dist.requires or [] if "extra ==" not in r}
+    assert requires == {"lanterna", "cryptography", "typer"}
+    extras = {name(r) for r in dist.requires or [] if "extra ==" in r and "postgres" in r}
+    assert extras == {"psycopg"}  # for a PostgreSQL shared by several servers
     (ep,) = [e for e in dist.entry_points if e.group == "lanterna"]
     assert (ep.name, ep.value) == ("cloud", "lanterna_cloud_stubs.plugin:CloudStubs")
 
