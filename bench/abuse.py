@@ -81,7 +81,7 @@ def heavy_query() -> str:
 
 def build_store(home: Path, chunks: int) -> None:
     from lanterna.guard import Guard
-    from lanterna.memory import api
+    from lanterna.memory.memory import memory_service
     from lanterna.memory.store import ChunkIn, DocumentIn, close_store
     from lanterna.plugins import get_host
     from lanterna.types import RequestContext
@@ -93,7 +93,7 @@ def build_store(home: Path, chunks: int) -> None:
     for tenant in ("victim", "attacker", "slowpoke"):
         request = RequestContext(transport="cli", tenant=tenant)
         with Guard(get_host()).operation(request, "memory.bench", "memory"):
-            store = api.store()
+            store = memory_service(get_host()).store()
             n = chunks if tenant != "slowpoke" else 10
             for start in range(0, n, 500):
                 docs = []

@@ -43,16 +43,17 @@ def main() -> None:
     corpus = Path(tempfile.mkdtemp(prefix="lanterna-corpus-"))
     make_corpus(corpus, args.files)
     size_kb = sum(p.stat().st_size for p in corpus.rglob("*.py")) / 1024
-    from lanterna.memory import api
+    from lanterna.memory.memory import memory_service
     from lanterna.memory.store import close_store
+    from lanterna.plugins import get_host
 
     with operation():
         started = time.perf_counter()
-        api.stats()  # start Pixeltable and create the store: not part of the ingest
+        memory_service(get_host()).stats()  # start Pixeltable and create the store: not part of the ingest
         say(f"store start-up (create): {time.perf_counter() - started:.1f}s")
-        api.store().embedder.embed(["warm up"])  # load the model once
-        fresh = api.ingest_path(str(corpus), "bench")
-        again = api.ingest_path(str(corpus), "bench")
+        memory_service(get_host()).store().embedder.embed(["warm up"])  # load the model once
+        fresh = memory_service(get_host()).ingest_path(str(corpus), "bench")
+        again = memory_service(get_host()).ingest_path(str(corpus), "bench")
     outside = fresh["seconds"] - fresh["embed_seconds"]
     say(f"corpus: {args.files} files, {size_kb:.0f} KB, embedder {args.embedder}")
     say(

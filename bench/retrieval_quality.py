@@ -87,10 +87,11 @@ def stdlib_tree() -> tuple[Path, list[dict]]:
 
 
 def evaluate(name: str, folder: Path, queries: list[dict]) -> None:
-    from lanterna.memory import api
+    from lanterna.memory.memory import memory_service
+    from lanterna.plugins import get_host
 
     started = time.perf_counter()
-    report = api.ingest_path(str(folder), name)
+    report = memory_service(get_host()).ingest_path(str(folder), name)
     say(
         f"[{name}] ingested {report['added']} files, {report['chunks']} chunks in {time.perf_counter() - started:.1f}s"
         f" ({report['chunks'] / max(report['embed_seconds'], 1e-9):.1f} chunks/s embedding)"
@@ -118,7 +119,7 @@ def evaluate(name: str, folder: Path, queries: list[dict]) -> None:
         symbol_hits: dict[str, bool] = {}
         for q in queries:
             t0 = time.perf_counter()
-            hits = api.search(q["query"], service=name, limit=20, mode=mode)
+            hits = memory_service(get_host()).search(q["query"], service=name, limit=20, mode=mode)
             latencies.append(time.perf_counter() - t0)
             found[q["query"]] = ranks(hits, set(q["relevant"]))
             if q.get("symbols"):

@@ -54,7 +54,9 @@ def main() -> None:
     parser.add_argument("--hash-bulk", action="store_true", help="embed the bulk rows with the hashing embedder")
     args = parser.parse_args()
     isolated_home("minilm-l6-v2-int8")
-    from lanterna.memory import api, runtime
+    from lanterna.memory import runtime
+    from lanterna.memory.memory import memory_service
+    from lanterna.plugins import get_host
 
     if args.ef_search:
         runtime.VECTOR_SETTINGS["hnsw.ef_search"] = args.ef_search
@@ -68,7 +70,7 @@ def main() -> None:
     small_n, tiny_n = args.chunks // 10, args.chunks // 100
     sizes = {"big": args.chunks - small_n - tiny_n, "small": small_n, "tiny": tiny_n}
     with operation():
-        store = api.store()
+        store = memory_service(get_host()).store()
         real = store.embedder
         if args.hash_bulk:
             store.embedder = HashEmbedder()

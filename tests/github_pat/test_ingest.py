@@ -12,7 +12,7 @@ import pytest
 
 from lanterna import hookimpl
 from lanterna.errors import UserError
-from lanterna.memory import api
+from lanterna.memory.memory import memory_service
 from lanterna.plugins import get_host
 from tests.github_pat.conftest import TOKEN
 from tests.github_pat.helpers import guarded
@@ -29,7 +29,7 @@ def own_tenant(monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def ingest(spec: str, service: str = "billing") -> dict:
-    return guarded(api.ingest_path, spec, service)
+    return guarded(memory_service(get_host()).ingest_path, spec, service)
 
 
 def test_fresh_ingest_downloads_one_archive_then_reingest_costs_one_request(github):
@@ -42,7 +42,7 @@ def test_fresh_ingest_downloads_one_archive_then_reingest_costs_one_request(gith
     assert len(paths) <= 5, paths
     assert not [p for p in paths if "/git/blobs/" in p or "/contents/" in p]
     assert report["source"]["requests"] == len(paths)
-    hits = guarded(api.search, "total_invoice", "billing")
+    hits = guarded(memory_service(get_host()).search, "total_invoice", "billing")
     assert hits and hits[0]["path"] == "src/billing/invoice.py"
 
     github.reset()
@@ -65,7 +65,7 @@ def test_reingest_after_a_change_fetches_only_the_changed_blobs(github):
     assert (report["added"], report["updated"], report["removed"], report["unchanged"]) == (1, 1, 1, 2)
     blobs = [s.path for s in github.requests() if "/git/blobs/" in s.path]
     assert len(blobs) == 2 and not [s for s in github.requests() if "tarball" in s.path]
-    assert guarded(api.search, "refund_invoice", "billing")[0]["path"] == "src/billing/refund.py"
+    assert guarded(memory_service(get_host()).search, "refund_invoice", "billing")[0]["path"] == "src/billing/refund.py"
 
 
 def test_a_ref_pins_the_ingested_commit(github):
@@ -98,11 +98,9 @@ def test_the_token_is_in_no_table_cache_log_audit_or_report(github, caplog, lant
     assert TOKEN not in str(missing.value)
     assert len(recorder.events) == 2 and "acme/nope" not in str(recorder.events[0])
     assert TOKEN not in repr(recorder.events)
-    from lanterna.memory.store import get_store
-
-    store = get_store(api.settings())
+    store = guarded(memory_service(get_host()).store)
     stored = str(store.list_documents(own_tenant, limit=1000)) + str(
-        guarded(api.search, "invoice", "billing", limit=50)
+        guarded(memory_service(get_host()).search, "invoice", "billing", limit=50)
     )
     assert "invoice" in stored and TOKEN not in stored
     assert TOKEN not in str(report) and TOKEN not in caplog.text

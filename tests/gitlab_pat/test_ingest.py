@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lanterna.memory import api
+from lanterna.memory.memory import memory_service
+from lanterna.plugins import get_host
 from tests.gitlab_pat.conftest import PROJECT, TOKEN
 from tests.gitlab_pat.helpers import guarded
 from tests.helpers import subprocess_env
@@ -23,7 +24,7 @@ def own_tenant(monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def ingest(spec: str) -> dict:
-    return guarded(api.ingest_path, spec, "billing")
+    return guarded(memory_service(get_host()).ingest_path, spec, "billing")
 
 
 def test_fresh_ingest_unchanged_reingest_and_a_change(gitlab, lanterna_home):
@@ -32,7 +33,7 @@ def test_fresh_ingest_unchanged_reingest_and_a_change(gitlab, lanterna_home):
     paths = [s.path for s in gitlab.requests()]
     assert sum(p.endswith("/repository/archive.tar.gz") for p in paths) == 1 and len(paths) <= 5, paths
     assert not [p for p in paths if "/blobs/" in p]
-    assert guarded(api.search, "total_invoice", "billing")[0]["path"] == "src/billing/invoice.py"
+    assert guarded(memory_service(get_host()).search, "total_invoice", "billing")[0]["path"] == "src/billing/invoice.py"
 
     gitlab.reset()
     again = ingest(f"gitlab:{PROJECT}")

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from lanterna.guard import Guard
+from lanterna.memory.api import MemoryService
+from lanterna.memory.memory import memory_service
 from lanterna.plugins import get_host
 from lanterna.types import RequestContext
 
@@ -19,6 +21,11 @@ def operation(action: str = "memory.test", resource: str = "memory", tenant: str
     request = RequestContext(transport="test", tenant=tenant)
     with Guard(get_host()).operation(request, action, resource):
         yield
+
+
+def memory() -> MemoryService:
+    """The long-term memory of the process-wide host (the one the CLI uses)."""
+    return memory_service(get_host())
 
 
 def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:

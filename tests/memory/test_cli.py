@@ -16,13 +16,13 @@ from lanterna.memory.commands import register
 from lanterna.plugins import get_host
 from tests.helpers import subprocess_env
 
-from .helpers import LANTERNA, write_tree
+from .helpers import LANTERNA, memory, write_tree
 
 
 @pytest.fixture
 def cli() -> typer.Typer:
     app = typer.Typer()
-    register(app)
+    register(app, memory())
     return app
 
 
@@ -50,7 +50,7 @@ def test_ingest_search_note_show_forget(cli: typer.Typer, tmp_path: Path) -> Non
     code, out, _ = run(cli, "forget", note_id)
     assert code == 0
     code, out, err = run(cli, "show", note_id)
-    assert code == 2 and "no memory with id" in err
+    assert code == 1 and "no memory with id" in err
     code, out, _ = run(cli, "services", "--json")
     assert [s["service"] for s in json.loads(out)] == ["pay"]
     code, out, _ = run(cli, "stats")
@@ -76,13 +76,13 @@ def test_search_text_shows_each_document_once_with_its_root(cli: typer.Typer, tm
 def test_errors_are_one_line_with_exit_code(cli: typer.Typer, tmp_path: Path) -> None:
     code, _, err = run(cli, "ingest", str(tmp_path / "nope"), "--service", "x")
     assert (
-        code == 2
+        code == 1
         and err.strip() == f"lanterna: path {tmp_path / 'nope'} does not exist; pass a folder or file to ingest"
     )
     code, _, err = run(cli, "ingest", str(tmp_path))
-    assert code == 2 and "--service NAME" in err
+    assert code == 1 and "--service NAME" in err
     code, _, err = run(cli, "search", "x", "--service", "ghost")
-    assert code == 2 and "unknown service 'ghost'" in err and err.count("\n") == 1
+    assert code == 1 and "unknown service 'ghost'" in err and err.count("\n") == 1
 
 
 class DenyMemory:
@@ -128,7 +128,7 @@ def test_cli_json_output_is_clean_and_external_database_passes_through(tmp_path:
         LANTERNA_DB_CONNECT_STR="postgresql://nobody@127.0.0.1:1/lanterna",
     )
     done = subprocess.run([*LANTERNA, "stats", "--json"], env=env, capture_output=True, timeout=120)
-    assert done.returncode == 2
+    assert done.returncode == 1
     assert done.stdout == b""
     assert b"cannot start the memory store" in done.stderr
     assert not (tmp_path / "pxt" / "pgdata").exists()  # it went to the external database, not an embedded one

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from lanterna.memory import api
-from lanterna.memory.api import MemoryError
+from lanterna.memory.api import MemoryUsageError
 
-from .helpers import operation, write_tree
+from .helpers import memory, operation, write_tree
 
 GITHUB_TOKEN = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
 
@@ -36,8 +35,8 @@ def project(tmp_path: Path) -> Path:
 
 def test_ingest_reports_what_it_stored_and_skipped(project: Path) -> None:
     with operation():
-        report = api.ingest_path(str(project), "shop")
-        stored = {r["path"] for r in api.list_records(service="shop")}
+        report = memory().ingest_path(str(project), "shop")
+        stored = {r["path"] for r in memory().list_records(service="shop")}
     assert stored == {"src/retry.py", "src/config.py", "docs/deploy.md", ".gitignore", "settings.py"}
     assert report["added"] == 5 and report["chunks"] >= 5
     assert sorted(report["skipped_secrets"]) == [".env", "keys/id_rsa"]
@@ -50,19 +49,19 @@ def test_secrets_are_never_stored(project: Path) -> None:
     from lanterna.memory.store import get_store
 
     with operation():
-        api.ingest_path(str(project), "shop")
-        hits = api.search("DATABASE_PASSWORD hunter2 TOKEN", limit=20)
-        store = api.store()
+        memory().ingest_path(str(project), "shop")
+        hits = memory().search("DATABASE_PASSWORD hunter2 TOKEN", limit=20)
+        store = memory().store()
     assert all("hunter2" not in h["snippet"] and GITHUB_TOKEN not in h["snippet"] for h in hits)
-    assert store is get_store(api.settings())
+    assert store is get_store(memory().settings, memory().embedder)
     assert not store.history_contains("hunter2")
     assert not store.history_contains(GITHUB_TOKEN)
 
 
 def test_search_returns_path_lines_snippet_score(project: Path) -> None:
     with operation():
-        api.ingest_path(str(project), "shop")
-        hits = api.search("RetryPolicy backoff", limit=3)
+        memory().ingest_path(str(project), "shop")
+        hits = memory().search("RetryPolicy backoff", limit=3)
     top = hits[0]
     assert top["path"] == "src/retry.py"
     assert (top["start_line"], top["end_line"]) == (1, 3)
@@ -72,21 +71,21 @@ def test_search_returns_path_lines_snippet_score(project: Path) -> None:
 
 def test_reingest_unchanged_embeds_nothing(project: Path) -> None:
     with operation():
-        api.ingest_path(str(project), "shop")
-        again = api.ingest_path(str(project), "shop")
+        memory().ingest_path(str(project), "shop")
+        again = memory().ingest_path(str(project), "shop")
     assert (again["added"], again["updated"], again["removed"], again["chunks"]) == (0, 0, 0, 0)
     assert again["unchanged"] == 5
 
 
 def test_changed_files_replaced_and_deleted_files_removed(project: Path) -> None:
     with operation():
-        api.ingest_path(str(project), "shop")
+        memory().ingest_path(str(project), "shop")
         (project / "src/retry.py").write_text("def jittered_sleep(seconds):\n    return seconds * random()\n")
         (project / "src/config.py").unlink()
-        report = api.ingest_path(str(project), "shop")
-        paths = {r["path"] for r in api.list_records(service="shop")}
-        old = api.search("RetryPolicy backoff parse_config", limit=20, mode="vector")
-        new = api.search("jittered_sleep", limit=1)
+        report = memory().ingest_path(str(project), "shop")
+        paths = {r["path"] for r in memory().list_records(service="shop")}
+        old = memory().search("RetryPolicy backoff parse_config", limit=20, mode="vector")
+        new = memory().search("jittered_sleep", limit=1)
     assert (report["updated"], report["removed"], report["unchanged"]) == (1, 1, 3)
     assert paths == {"src/retry.py", "docs/deploy.md", ".gitignore", "settings.py"}
     assert all("RetryPolicy" not in h["snippet"] and "parse_config" not in h["snippet"] for h in old)
@@ -96,11 +95,11 @@ def test_changed_files_replaced_and_deleted_files_removed(project: Path) -> None
 def test_filters_by_service_kind_and_path(project: Path, tmp_path: Path) -> None:
     other = write_tree(tmp_path / "other", {"src/retry.py": "def retry_forever():\n    pass\n"})
     with operation():
-        api.ingest_path(str(project), "shop")
-        api.ingest_path(str(other), "billing")
-        in_billing = api.search("retry", service="billing", limit=10)
-        docs_only = api.search("retry deploy", kind="doc", limit=10)
-        src_only = api.search("deploy production", path="src/*", limit=10)
+        memory().ingest_path(str(project), "shop")
+        memory().ingest_path(str(other), "billing")
+        in_billing = memory().search("retry", service="billing", limit=10)
+        docs_only = memory().search("retry deploy", kind="doc", limit=10)
+        src_only = memory().search("deploy production", path="src/*", limit=10)
     assert {h["service"] for h in in_billing} == {"billing"}
     assert {h["kind"] for h in docs_only} == {"doc"}
     assert docs_only[0]["path"] == "docs/deploy.md"
@@ -109,24 +108,24 @@ def test_filters_by_service_kind_and_path(project: Path, tmp_path: Path) -> None
 
 def test_tenants_are_isolated(project: Path) -> None:
     with operation(tenant="tenant-a-" + project.parent.name):
-        api.ingest_path(str(project), "shop")
+        memory().ingest_path(str(project), "shop")
     empty = project.parent / "empty"
     empty.mkdir()
     with operation(tenant="tenant-b-" + project.parent.name):
-        assert api.search("RetryPolicy", limit=10) == []
-        assert api.services() == []
+        assert memory().search("RetryPolicy", limit=10) == []
+        assert memory().services() == []
         # the same service name in another tenant removes nothing of tenant a
-        assert api.ingest_path(str(empty), "shop")["removed"] == 0
+        assert memory().ingest_path(str(empty), "shop")["removed"] == 0
     with operation(tenant="tenant-a-" + project.parent.name):
-        assert api.search("RetryPolicy", limit=1)[0]["path"] == "src/retry.py"
-        assert api.services()[0]["documents"] == 5
+        assert memory().search("RetryPolicy", limit=1)[0]["path"] == "src/retry.py"
+        assert memory().services()[0]["documents"] == 5
 
 
 def test_services_and_stats(project: Path) -> None:
     with operation():
-        api.ingest_path(str(project), "shop")
-        services = api.services()
-        stats = api.stats()
+        memory().ingest_path(str(project), "shop")
+        services = memory().services()
+        stats = memory().stats()
     assert [s["service"] for s in services] == ["shop"]
     assert services[0]["kinds"] == {"code": 4, "doc": 1}
     assert services[0]["roots"] == [str(project.resolve())]
@@ -136,10 +135,10 @@ def test_services_and_stats(project: Path) -> None:
 
 def test_every_result_says_where_to_open_it(project: Path) -> None:
     with operation():
-        api.ingest_path(str(project), "shop")
-        api.ingest_path(str(project / "src" / "config.py"), "single")
-        hits = api.search("RetryPolicy backoff", service="shop", limit=3)
-        single = api.search("parse_config", service="single", limit=1)
+        memory().ingest_path(str(project), "shop")
+        memory().ingest_path(str(project / "src" / "config.py"), "single")
+        hits = memory().search("RetryPolicy backoff", service="shop", limit=3)
+        single = memory().search("parse_config", service="single", limit=1)
     top = hits[0]
     assert (top["root"], top["path"], top["start_line"], top["end_line"]) == (
         str(project.resolve()),
@@ -158,9 +157,9 @@ def test_results_of_one_file_are_capped(tmp_path: Path) -> None:
     many = "\n\n".join(f"def refund_step_{i}(order):\n    return refund(order, {i})\n" + "\n" * 12 for i in range(8))
     root = write_tree(tmp_path / "p", {"big.py": many, "small.py": "def refund(order, step):\n    return step\n"})
     with operation():
-        api.ingest_path(str(root), "caps")
-        capped = api.search("refund order step", service="caps", limit=5)
-        wider = api.search("refund order step", service="caps", limit=5, per_file=4)
+        memory().ingest_path(str(root), "caps")
+        capped = memory().search("refund order step", service="caps", limit=5)
+        wider = memory().search("refund order step", service="caps", limit=5, per_file=4)
     assert [h["path"] for h in capped].count("big.py") == 2
     assert "small.py" in [h["path"] for h in capped]
     assert [h["path"] for h in wider].count("big.py") == 4
@@ -169,11 +168,11 @@ def test_results_of_one_file_are_capped(tmp_path: Path) -> None:
 def test_moving_the_folder_updates_the_root_without_embedding(project: Path, tmp_path: Path) -> None:
     moved = tmp_path / "moved"
     with operation():
-        api.ingest_path(str(project), "shop")
+        memory().ingest_path(str(project), "shop")
         project.rename(moved)
-        report = api.ingest_path(str(moved), "shop")
-        hits = api.search("RetryPolicy backoff", service="shop", limit=1)
-        services = api.services()
+        report = memory().ingest_path(str(moved), "shop")
+        hits = memory().search("RetryPolicy backoff", service="shop", limit=1)
+        services = memory().services()
     assert report["chunks"] == 0 and report["unchanged"] == 5
     assert hits[0]["root"] == str(moved.resolve())
     assert services[0]["roots"] == [str(moved.resolve())]
@@ -182,27 +181,27 @@ def test_moving_the_folder_updates_the_root_without_embedding(project: Path, tmp
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda root: api.ingest_path(str(root / "missing"), "shop"), "does not exist"),
-        (lambda root: api.ingest_path(str(root), " "), "service name is required"),
-        (lambda root: api.ingest_path(str(root), "shop", kind="poem"), "unknown kind 'poem'"),
-        (lambda root: api.search("   "), "query is empty"),
-        (lambda root: api.search("x", service="nope"), "unknown service 'nope'"),
-        (lambda root: api.get_record("0" * 32), "no memory with id"),
-        (lambda root: api.forget("0" * 32), "no memory with id"),
-        (lambda root: api.add_record("note", "  "), "the note is empty"),
+        (lambda root: memory().ingest_path(str(root / "missing"), "shop"), "does not exist"),
+        (lambda root: memory().ingest_path(str(root), " "), "service name is required"),
+        (lambda root: memory().ingest_path(str(root), "shop", kind="poem"), "unknown kind 'poem'"),
+        (lambda root: memory().search("   "), "query is empty"),
+        (lambda root: memory().search("x", service="nope"), "unknown service 'nope'"),
+        (lambda root: memory().get_record("0" * 32), "no memory with id"),
+        (lambda root: memory().forget("0" * 32), "no memory with id"),
+        (lambda root: memory().add_record("note", "  "), "the note is empty"),
     ],
 )
 def test_bad_input_gets_a_clear_error(tmp_path: Path, call, message: str) -> None:
-    with operation(), pytest.raises(MemoryError, match=message) as info:
+    with operation(), pytest.raises(MemoryUsageError, match=message) as info:
         call(tmp_path)
     assert "\n" not in str(info.value)
 
 
 def test_ingesting_one_file_updates_only_that_file(project: Path) -> None:
     with operation():
-        api.ingest_path(str(project), "shop")
+        memory().ingest_path(str(project), "shop")
         (project / "src/config.py").write_text("def parse_yaml_config(path):\n    return yaml.safe_load(path)\n")
-        report = api.ingest_path(str(project / "src/config.py"), "shop")
-        paths = {r["path"] for r in api.list_records(service="shop")}
+        report = memory().ingest_path(str(project / "src/config.py"), "shop")
+        paths = {r["path"] for r in memory().list_records(service="shop")}
     assert (report["added"], report["removed"]) == (1, 0)
     assert {"src/retry.py", "docs/deploy.md", "config.py"} <= paths

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from lanterna.memory import api
 from tests.helpers import subprocess_env
 
-from .helpers import LANTERNA, operation, write_tree
+from .helpers import LANTERNA, memory, operation, write_tree
 
 FILES = 600
 
@@ -29,7 +28,7 @@ def test_kill_9_mid_ingest_then_rerun(tmp_path: Path, pxt_home: Path, tenant: st
         },
     )
     with operation():
-        store = api.store()  # this process keeps the shared Postgres alive across the kill
+        store = memory().store()  # this process keeps the shared Postgres alive across the kill
     env = subprocess_env(
         tmp_path / "home",
         own_store=True,

@@ -9,10 +9,17 @@ import asyncio
 import inspect
 from pathlib import Path
 
-from lanterna.memory import mcp_tools
+import pytest
+
+from lanterna.memory.mcp_tools import MemoryTools
 from lanterna.plugins import get_host
 
-from .helpers import MEMORY_TOOLS, operation, write_tree
+from .helpers import MEMORY_TOOLS, memory, operation, write_tree
+
+
+@pytest.fixture
+def mcp_tools() -> MemoryTools:
+    return MemoryTools(memory())
 
 
 class RecordingContext:
@@ -31,7 +38,9 @@ def test_plugin_registers_every_tool_with_an_action() -> None:
     def register(
         fn, *, name=None, description=None, action=None, resource=None, feature=None, title=None, annotations=None
     ) -> None:
-        registered.append({"fn": fn, "name": name, "action": action, "title": title, "annotations": annotations})
+        registered.append(
+            {"fn": fn, "name": name, "action": action, "title": title, "annotations": annotations, "resource": resource}
+        )
 
     memory = get_host().pm.get_plugin("memory")
     memory.register_mcp_tools(register=register)
@@ -42,9 +51,11 @@ def test_plugin_registers_every_tool_with_an_action() -> None:
         assert r["title"] and r["annotations"], r["name"]
         assert inspect.getdoc(r["fn"])
         assert "tenant" not in inspect.signature(r["fn"]).parameters
+        assert r["resource"]({"service": "shop"}) == "service:shop"
+        assert r["resource"]({}) == r["resource"]({"service": "  "}) == "service:*"
 
 
-def test_ingest_tool_reports_progress_and_search_tool_finds(tmp_path: Path) -> None:
+def test_ingest_tool_reports_progress_and_search_tool_finds(mcp_tools: MemoryTools, tmp_path: Path) -> None:
     root = write_tree(tmp_path / "svc", {f"m{i}.py": f"def job_{i}():\n    return {i}\n" for i in range(5)})
     ctx = RecordingContext()
 
@@ -68,17 +79,15 @@ def test_ingest_tool_reports_progress_and_search_tool_finds(tmp_path: Path) -> N
     assert after == []
 
 
-def test_ingest_over_http_is_refused_by_default(tmp_path: Path) -> None:
-    import pytest
-
+def test_ingest_over_http_is_refused_by_default(mcp_tools: MemoryTools, tmp_path: Path) -> None:
     from lanterna.guard import Guard
-    from lanterna.memory.api import MemoryError
+    from lanterna.memory.api import MemoryUsageError
     from lanterna.types import RequestContext
 
     guard = Guard(get_host())
     with (
-        guard.operation(RequestContext(transport="http"), "memory.ingest", "memory"),
-        pytest.raises(MemoryError, match="over HTTP is off"),
+        guard.operation(RequestContext(transport="http"), "memory.ingest", "service:svc"),
+        pytest.raises(MemoryUsageError, match="over HTTP is off"),
     ):
         asyncio.run(mcp_tools.memory_ingest(str(tmp_path), "svc"))
 
@@ -87,14 +96,12 @@ def _http_ingest(path: Path | str, service: str = "svc") -> dict:
     from lanterna.guard import Guard
     from lanterna.types import RequestContext
 
-    with Guard(get_host()).operation(RequestContext(transport="http"), "memory.ingest", "memory"):
-        return asyncio.run(mcp_tools.memory_ingest(str(path), service))
+    with Guard(get_host()).operation(RequestContext(transport="http"), "memory.ingest", f"service:{service}"):
+        return asyncio.run(MemoryTools(memory()).memory_ingest(str(path), service))
 
 
 def test_ingest_over_http_only_inside_the_allowed_roots(tmp_path: Path, lanterna_home: Path) -> None:
-    import pytest
-
-    from lanterna.memory.api import MemoryError
+    from lanterna.memory.api import MemoryUsageError
     from lanterna.plugins import reset_host
 
     allowed = write_tree(tmp_path / "srv" / "code", {"svc/a.py": "def alpha():\n    return 1\n"})
@@ -105,38 +112,36 @@ def test_ingest_over_http_only_inside_the_allowed_roots(tmp_path: Path, lanterna
 
     assert _http_ingest(allowed / "svc")["added"] == 1
     for path in (outside, outside / "shadow.txt", allowed / "escape", allowed / ".." / "..", "/etc/shadow"):
-        with pytest.raises(MemoryError, match="is outside the folders HTTP clients may ingest") as refused:
+        with pytest.raises(MemoryUsageError, match="is outside the folders HTTP clients may ingest") as refused:
             _http_ingest(path)
         assert str(allowed) in str(refused.value) and "\n" not in str(refused.value)
 
     (lanterna_home / "config.toml").write_text("[memory]\nallow_remote_ingest = true\n")
     reset_host()
-    with pytest.raises(MemoryError, match=r"allow_remote_ingest = true is not enough: list the folders"):
+    with pytest.raises(MemoryUsageError, match=r"allow_remote_ingest = true is not enough: list the folders"):
         _http_ingest(allowed / "svc")
 
 
-def test_service_names_are_validated_everywhere_they_are_stored(tmp_path: Path) -> None:
-    import pytest
-
-    from lanterna.memory.api import MemoryError
+def test_service_names_are_validated_everywhere_they_are_stored(mcp_tools: MemoryTools, tmp_path: Path) -> None:
+    from lanterna.memory.api import MemoryUsageError
 
     root = write_tree(tmp_path / "s", {"a.py": "x = 1\n"})
     bad = ["x" * 1_000_000, "bill\x00ing", "two words", "-rf", "a\nb"]
     with operation("memory.note"):
         for name in bad:
-            with pytest.raises(MemoryError, match="is not a service name: use 1-100 letters") as refused:
+            with pytest.raises(MemoryUsageError, match="is not a service name: use 1-100 letters") as refused:
                 mcp_tools.memory_remember("a note", service=name)
             assert len(str(refused.value)) < 300 and "\n" not in str(refused.value)
-            with pytest.raises(MemoryError, match="is not a service name"):
+            with pytest.raises(MemoryUsageError, match="is not a service name"):
                 asyncio.run(mcp_tools.memory_ingest(str(root), name))
-            with pytest.raises(MemoryError, match="is not a service name"):
+            with pytest.raises(MemoryUsageError, match="is not a service name"):
                 mcp_tools.memory_search("x", service=name)
         for good in ("billing-api", "acme/shop", "_global", "svc.v2", "team@corp:web+1"):
             assert mcp_tools.memory_remember("a note", service=good)["service"] == good
         assert {s["service"] for s in mcp_tools.memory_services()} >= {"billing-api", "acme/shop"}
 
 
-def test_plain_tools_can_run_on_concurrent_worker_threads(tmp_path: Path) -> None:
+def test_plain_tools_can_run_on_concurrent_worker_threads(mcp_tools: MemoryTools, tmp_path: Path) -> None:
     """The server runs plain ``def`` tools on worker threads: concurrent calls stay correct."""
     import contextvars
     from concurrent.futures import ThreadPoolExecutor

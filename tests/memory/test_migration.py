@@ -27,18 +27,21 @@ SCRIPT = textwrap.dedent(
     from lanterna.memory import runtime, schema
     from lanterna.memory.ingest import ingest
     from lanterna.memory.search import search
+    from lanterna.memory.memory import memory_service
     from lanterna.memory.settings import MemorySettings
     from lanterna.memory.store import MemoryStore
+    from lanterna.plugins import get_host
 
     folder, tenant = Path(sys.argv[1]), "t1"
     settings = MemorySettings.from_config(Config())
+    embedder_named = memory_service(get_host()).embedder
 
     # the tables as schema version 1 had them: no roots, no symbols
     documents_v2, chunks_v2 = schema.document_columns, schema.chunk_columns
     schema.document_columns = lambda: {k: v for k, v in documents_v2().items() if k != "root"}
     schema.chunk_columns = lambda n: {k: v for k, v in chunks_v2(n).items() if k not in ("root", "symbol")}
     schema.SCHEMA_VERSION = 1
-    old = MemoryStore.open(settings)
+    old = MemoryStore.open(settings, embedder_named)
     text = (folder / "retry.py").read_text()
     import hashlib
     common = {"tenant": tenant, "service": "shop", "kind": "code", "path": "retry.py"}
@@ -49,7 +52,7 @@ SCRIPT = textwrap.dedent(
                            "content_hash": hashlib.sha256(text.encode()).hexdigest()}])
 
     schema.document_columns, schema.chunk_columns, schema.SCHEMA_VERSION = documents_v2, chunks_v2, 2
-    store = MemoryStore.open(settings)
+    store = MemoryStore.open(settings, embedder_named)
     out = {"marker": schema.read_marker(settings.pixeltable_home)["schema_version"]}
     out["meta"] = {r["key"]: r["value"] for r in store.meta_table.select().collect()}["schema_version"]
     out["before"] = search(store, tenant, "RetryPolicy backoff", limit=1)[0].as_dict()

@@ -15,9 +15,12 @@ PRELUDE = textwrap.dedent(
     import os, sys, time
     from pathlib import Path
     from lanterna.guard import Guard
+    from lanterna.memory.memory import memory_service
     from lanterna.plugins import get_host
     from lanterna.types import RequestContext
-    from lanterna.memory import api
+
+    def memory():
+        return memory_service(get_host())
 
     def op(action):
         return Guard(get_host()).operation(RequestContext(transport="stdio"), action, "memory")
@@ -28,7 +31,7 @@ HOLD = PRELUDE + textwrap.dedent(
     """
     with op("memory.note"):
         for i in range(3):
-            api.add_record("note", f"kept note {i}")
+            memory().add_record("note", f"kept note {i}")
     Path(sys.argv[1]).touch()
     deadline = time.monotonic() + 120
     while not Path(sys.argv[2]).exists() and time.monotonic() < deadline:
@@ -41,20 +44,20 @@ CRASH_IN_PURGE = PRELUDE + textwrap.dedent(
     import pixeltable as pxt
     with op("memory.note"):
         for i in range(3):
-            api.add_record("note", f"kept note {i}")
+            memory().add_record("note", f"kept note {i}")
     def crash(*args, **kwargs):  # the process dies between dropping a table and renaming its copy
         os._exit(3)
     pxt.move = crash
     with op("memory.purge"):
-        api.purge()
+        memory().purge()
     """
 )
 
 COUNT_NOTES = PRELUDE + textwrap.dedent(
     """
     with op("memory.list"):
-        notes = api.list_records(kind="note")
-        hits = api.search("kept note")
+        notes = memory().list_records(kind="note")
+        hits = memory().search("kept note")
     print(len(notes), len(hits))
     """
 )

@@ -15,7 +15,7 @@ from lanterna.memory.commands import register
 from lanterna.memory.redaction import REDACTED, redact
 from lanterna.server.app import build_server
 
-from .helpers import write_tree
+from .helpers import memory, write_tree
 
 #: Secret values planted in a project, each in another shape.
 AWS_KEY_ID = "AKIA" + "Q7XJ2M4N6P8R0T3V"
@@ -161,18 +161,17 @@ async def test_no_planted_secret_comes_back_from_any_tool(planted: Path) -> None
         for tool in ("memory_services", "memory_stats"):
             seen.append(json.dumps((await client.call_tool(tool, {})).structured_content))
     assert not _leaks("\n".join(seen))
-    from lanterna.memory import api
 
     from .helpers import operation
 
     with operation():
-        store = api.store()
+        store = memory().store()
     assert not [s for s in PLANTED if store.history_contains(s)]
 
 
 def test_no_planted_secret_comes_back_from_any_command(planted: Path) -> None:
     cli = typer.Typer()
-    register(cli)
+    register(cli, memory())
     runner = CliRunner()
 
     def run(*args: str) -> str:

@@ -14,6 +14,8 @@ from lanterna.memory.schema import MARKER, SCHEMA_VERSION, python_version
 from lanterna.memory.settings import MemorySettings
 from lanterna.memory.store import MemoryStore
 
+from .helpers import memory
+
 
 def settings_for(home: Path, monkeypatch: pytest.MonkeyPatch) -> MemorySettings:
     monkeypatch.setenv("LANTERNA_PIXELTABLE_HOME", str(home))
@@ -42,7 +44,7 @@ def test_incompatible_store_is_refused_before_pixeltable_starts(
     marker(home, **meta)
     started_before = runtime.started()
     with pytest.raises(StoreError, match=message) as info:
-        MemoryStore.open(settings_for(home, monkeypatch))
+        MemoryStore.open(settings_for(home, monkeypatch), memory().embedder)
     assert "\n" not in str(info.value)
     assert runtime.started() == started_before  # nothing was started for the refused store
     assert not (home / "pgdata").exists()
@@ -53,29 +55,27 @@ def test_corrupt_marker_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     home.mkdir()
     (home / MARKER).write_text("{not json")
     with pytest.raises(StoreError, match=r"unreadable .*move the store away"):
-        MemoryStore.open(settings_for(home, monkeypatch))
+        MemoryStore.open(settings_for(home, monkeypatch), memory().embedder)
 
 
 def test_second_home_in_one_process_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from lanterna.memory import api
 
-    from .helpers import operation
+    from .helpers import memory, operation
 
     with operation():
-        api.stats()  # the session store is open in this process
+        memory().stats()  # the session store is open in this process
     with pytest.raises(StoreError, match="already uses the memory store"):
         from lanterna.memory.store import get_store
 
-        get_store(settings_for(tmp_path / "elsewhere", monkeypatch))
+        get_store(settings_for(tmp_path / "elsewhere", monkeypatch), memory().embedder)
 
 
 def test_meta_records_versions(pxt_home: Path) -> None:
-    from lanterna.memory import api
 
     from .helpers import operation
 
     with operation():
-        store = api.store()
+        store = memory().store()
     rows = {r["key"]: r["value"] for r in store.meta_table.select().collect()}
     assert rows["schema_version"] == str(SCHEMA_VERSION)
     assert rows["python_version"] == python_version()
@@ -97,13 +97,13 @@ def test_settings_defaults_and_external_database(monkeypatch: pytest.MonkeyPatch
 
 
 def test_an_older_store_is_migrated_step_by_step(monkeypatch: pytest.MonkeyPatch) -> None:
-    from lanterna.memory import api, schema, store
+    from lanterna.memory import schema, store
     from lanterna.memory.store import MemoryStore
 
     from .helpers import operation
 
     with operation():
-        s = api.store()
+        s = memory().store()
     tables = {"meta": s.meta_table, "documents": s.documents, "chunks": s.chunks}
     steps: list[int] = []
     current = SCHEMA_VERSION

@@ -8,16 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from lanterna.memory import api
 from lanterna.memory import store as store_module
-from lanterna.memory.api import MemoryError
+from lanterna.memory.api import MemoryUsageError
 
-from .helpers import operation, write_tree
+from .helpers import memory, operation, write_tree
 
 
 def test_an_overlong_query_is_refused_in_one_line() -> None:
-    with operation(), pytest.raises(MemoryError) as refused:
-        api.search("parse_config " * 100)
+    with operation(), pytest.raises(MemoryUsageError) as refused:
+        memory().search("parse_config " * 100)
     assert str(refused.value) == (
         "the search query has 1299 characters; use at most 1000 (a question or a few identifiers)"
     )
@@ -37,8 +36,8 @@ def test_a_query_full_of_identifiers_runs_at_most_eight_literal_matches(
     monkeypatch.setattr(store_module.MemoryStore, "text_search", spy)
     query = " ".join(f"parse_cfg_{i}" for i in range(100))  # 100 identifiers
     with operation():
-        api.ingest_path(str(root), "cfg")
-        hits = api.search(query[:999], service="cfg", limit=20)
+        memory().ingest_path(str(root), "cfg")
+        hits = memory().search(query[:999], service="cfg", limit=20)
     assert len(searched) == 1 and len(searched[0]) == 8
     assert searched[0] == [f"parse_cfg_{i}" for i in range(8)]
     assert {h["path"] for h in hits} >= {f"m{i}.py" for i in range(8)}
@@ -51,7 +50,7 @@ def test_every_store_connection_has_a_statement_timeout_and_a_timeout_is_a_clear
     from sqlalchemy import text
 
     with operation():
-        api.stats()
+        memory().stats()
     with Env.get().engine.connect() as conn:
         assert conn.execute(text("SHOW statement_timeout")).scalar() == "30s"
         conn.execute(text("SET statement_timeout = 50"))
@@ -65,8 +64,8 @@ def test_every_store_connection_has_a_statement_timeout_and_a_timeout_is_a_clear
         raise error
 
     monkeypatch.setattr(store_module.MemoryStore, "vector_search", stopped)
-    with operation(), pytest.raises(MemoryError) as refused:
-        api.search("retry the payment")
+    with operation(), pytest.raises(MemoryUsageError) as refused:
+        memory().search("retry the payment")
     assert str(refused.value) == (
         "the search took longer than 30 s and was stopped; narrow it with service=, kind= or path="
     )
@@ -75,9 +74,9 @@ def test_every_store_connection_has_a_statement_timeout_and_a_timeout_is_a_clear
 def test_a_slow_query_of_one_tenant_does_not_hold_up_another(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = write_tree(tmp_path / "svc", {"a.py": "def slow_path():\n    return 1\n"})
     with operation(tenant="slow-tenant"):
-        api.ingest_path(str(root), "svc")
+        memory().ingest_path(str(root), "svc")
     with operation(tenant="other-tenant"):
-        api.add_record("note", "the other tenant's note")
+        memory().add_record("note", "the other tenant's note")
     hit = store_module._hit
     in_query = threading.Event()
 
@@ -91,15 +90,15 @@ def test_a_slow_query_of_one_tenant_does_not_hold_up_another(tmp_path: Path, mon
 
     def slow_search() -> None:
         with operation(tenant="slow-tenant"):
-            api.search("slow_path", service="svc", limit=1)
+            memory().search("slow_path", service="svc", limit=1)
 
     worker = threading.Thread(target=slow_search, name="slow-search")
     worker.start()
     assert in_query.wait(30)
     started = time.perf_counter()
     with operation(tenant="other-tenant"):
-        stats = api.stats()
-        found = api.search("note", limit=1)
+        stats = memory().stats()
+        found = memory().search("note", limit=1)
     waited = time.perf_counter() - started
     worker.join(30)
     assert stats["documents"] == 1 and found

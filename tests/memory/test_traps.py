@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lanterna.memory import api, runtime
+from lanterna.memory import runtime
 from lanterna.memory.runtime import postgres_pid
 from lanterna.memory.store import ChunkIn, DocumentIn
 from tests.helpers import subprocess_env
 
-from .helpers import operation
+from .helpers import memory, operation
 
 
 def _listening_inodes() -> set[str]:
@@ -51,7 +51,7 @@ def _my_socket_inodes() -> set[str]:
 
 def test_no_http_server_is_left_listening() -> None:
     with operation():
-        api.stats()
+        memory().stats()
     from pixeltable.env import Env
 
     assert Env.get()._httpd is None
@@ -61,12 +61,13 @@ def test_no_http_server_is_left_listening() -> None:
 OPEN_AND_SEARCH = textwrap.dedent(
     """
     from lanterna.guard import Guard
+    from lanterna.memory.memory import memory_service
     from lanterna.plugins import get_host
     from lanterna.types import RequestContext
-    from lanterna.memory import api
-    with Guard(get_host()).operation(RequestContext(transport="stdio"), "memory.search", "memory"):
-        api.add_record("note", "stdout must stay clean")
-        hits = api.search("stdout clean")
+    memory = memory_service(get_host())
+    with Guard(get_host()).operation(RequestContext(transport="stdio"), "memory.search", "service:*"):
+        memory.add_record("note", "stdout must stay clean")
+        hits = memory.search("stdout clean")
     assert hits, hits
     """
 )
@@ -121,23 +122,23 @@ def test_filtered_similarity_results_are_complete() -> None:
     stops after ef_search=40 candidates, before the filter)."""
     rng = np.random.default_rng(7)
     with operation(tenant="crowd-" + os.urandom(4).hex()):
-        store = api.store()
+        store = memory().store()
         crowd = [
             DocumentIn("code", f"crowd/{i}.py", "h", [ChunkIn(1, 1, f"crowd chunk {i} {rng.integers(1e9)}")])
             for i in range(1000)
         ]
-        store.write(api.tenant(), "crowd", crowd)
+        store.write(memory().tenant(), "crowd", crowd)
     with operation():
         mine = [
             DocumentIn("code", f"mine/{i}.py", "h", [ChunkIn(1, 1, f"my chunk {i} {rng.integers(1e9)}")])
             for i in range(6000)
         ]
-        store.write(api.tenant(), "mine", mine)
+        store.write(memory().tenant(), "mine", mine)
         _analyze(store)
         query = store.embedder.embed(["my chunk"])[0]
         with vector_settings({"hnsw.iterative_scan": "off"}):
-            short = store.vector_search(api.tenant(), query, limit=100)
-        hits = store.vector_search(api.tenant(), query, limit=100)
+            short = store.vector_search(memory().tenant(), query, limit=100)
+        hits = store.vector_search(memory().tenant(), query, limit=100)
     assert len(short) < 100, "the trap did not show: Postgres did not use the HNSW index"
     assert len(hits) == 100
     assert all(h.path.startswith("mine/") for h in hits)
@@ -150,12 +151,12 @@ OPEN_THEN_STOP_ON_SIGNAL = textwrap.dedent(
     import os, sys, time
     from pathlib import Path
     from lanterna.guard import Guard
+    from lanterna.memory.memory import memory_service
     from lanterna.plugins import get_host
     from lanterna.types import RequestContext
-    from lanterna.memory import api
     from lanterna.memory.store import close_store
-    with Guard(get_host()).operation(RequestContext(transport="stdio"), "memory.stats", "memory"):
-        api.stats()
+    with Guard(get_host()).operation(RequestContext(transport="stdio"), "memory.stats", "service:*"):
+        memory_service(get_host()).stats()
     from pixeltable.env import Env
     pids = Env.get()._db_server.global_process_id_list
     read = pids.get

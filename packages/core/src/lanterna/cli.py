@@ -15,7 +15,19 @@ from lanterna.errors import UserError
 from lanterna.launch import DEFAULT_ADDRESS, DEFAULT_PORT, SERVE_HELP
 from lanterna.plugins import PluginHost, get_host
 
+
+class LanternaGroup(typer.core.TyperGroup):
+    """The root command group: a ``UserError`` from any command becomes ``lanterna: <line>``, exit 1."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            raise fail(" ".join(str(exc).split()), 1) from None
+
+
 app = typer.Typer(
+    cls=LanternaGroup,
     name="lanterna",
     help="Context memory for AI coding assistants: git session memory and long-term memory over MCP.",
     no_args_is_help=True,

@@ -28,7 +28,8 @@ from lanterna.types import Refused
 
 ENTRY_POINT_GROUP = "lanterna"
 SUPPORTED_PLUGIN_APIS = frozenset({PLUGIN_API_VERSION})
-#: Built-in plugins as ``module:factory``; each factory is called with the loaded Config.
+#: Built-in plugins as ``module:factory``; each factory is called with the host registering it
+#: (its config is ``host.config``), so a built-in serves that host, not the process-wide one.
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "lanterna.builtins.local_tenancy:LocalTenancy",
     "lanterna.builtins.session_memory:SessionMemory",
@@ -107,7 +108,7 @@ class PluginHost:
         import importlib
 
         module_name, _, factory = spec.partition(":")
-        plugin = getattr(importlib.import_module(module_name), factory)(self.config)
+        plugin = getattr(importlib.import_module(module_name), factory)(self)
         name = module_name.rpartition(".")[2]
         self.pm.register(plugin, name=name)
         info = PluginInfo(name, "lanterna", __version__, "loaded", hooks=self._hook_names(plugin), builtin=True)

@@ -6,17 +6,17 @@ import os
 from typing import TYPE_CHECKING
 
 from lanterna import hookimpl
-from lanterna.config import Config
 
 if TYPE_CHECKING:
+    from lanterna.plugins import PluginHost
     from lanterna.types import Identity, RequestContext
 
 
 class LocalTenancy:
     """Tenant and user from ``LANTERNA_TENANT``/``LANTERNA_USER`` or ``[tenancy]`` config."""
 
-    def __init__(self, config: Config) -> None:
-        self.config = config
+    def __init__(self, host: PluginHost) -> None:
+        self.config = host.config
         self._identity: Identity | None = None
 
     def identity(self) -> Identity:

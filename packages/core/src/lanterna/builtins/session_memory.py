@@ -19,16 +19,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lanterna import hookimpl
-from lanterna.config import Config
 from lanterna.session.git import DEFAULT_DIFF_BYTES, GitError, GitRepo
 
 if TYPE_CHECKING:
+    from lanterna.plugins import PluginHost
     from lanterna.types import RegisterTool, RequestContext
 
 
 class SessionMemory:
-    def __init__(self, config: Config) -> None:
-        self.config = config
+    def __init__(self, host: PluginHost) -> None:
+        self.config = host.config
 
     def repo_path(self) -> Path:
         request = _guarded_request()
@@ -79,7 +79,7 @@ class SessionMemory:
         ]
         for fn, action, title in tools:
             register(
-                _errors_to_tool_errors(fn),
+                fn,
                 name=fn.__name__,
                 action=action,
                 resource=self.resource,
@@ -141,19 +141,3 @@ def _guarded_request() -> RequestContext | None:
         return current_request()
     except RuntimeError:  # not inside a guarded operation (the resource of a call about to be checked)
         return None
-
-
-def _errors_to_tool_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn ``GitError`` into the server's user-facing ``ToolError``; keep the signature."""
-    import functools
-
-    from lanterna.server.tools import ToolError
-
-    @functools.wraps(fn)
-    def tool(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except GitError as exc:
-            raise ToolError(str(exc)) from None
-
-    return tool

@@ -1,47 +1,277 @@
-"""What the CLI and the MCP tools call: every function works for the tenant of the guarded
-operation running now (``current_request().tenant``) and returns plain JSON-able data."""
+"""The long-term memory service: what the CLI commands and the MCP tools call.
+
+A ``MemoryService`` is built from the plugin host that registered the memory plugin: its
+settings come from that host's config and its embedders from that host's plugins, so a
+server or an application with a host of its own gets a memory of its own configuration.
+Every method works for the tenant of the guarded operation running now
+(``current_request().tenant``) and returns plain JSON-able data.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lanterna.errors import UserError
 from lanterna.guard import current_request
 from lanterna.memory.schema import KINDS
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from lanterna.memory.embedders import Embedder
     from lanterna.memory.settings import MemorySettings
     from lanterna.memory.store import MemoryStore
+    from lanterna.plugins import PluginHost
     from lanterna.sources import SourceSpec
 
 RECORD_KINDS = ("note", "adr", "incident", "meeting")
 
 
-class MemoryError(Exception):
+class MemoryUsageError(UserError):
     """Bad input to a memory operation; the message says what to do."""
 
 
-def settings() -> MemorySettings:
-    from lanterna.memory.settings import MemorySettings
-    from lanterna.plugins import get_host
-
-    return MemorySettings.from_config(get_host().config)
-
-
-def store() -> MemoryStore:
-    from lanterna.memory.store import get_store
-
-    return get_store(settings())
+def resource_for(service: str | None) -> str:
+    """The guard resource of a memory operation: ``service:<name>``, or ``service:*`` for all."""
+    service = (service or "").strip()
+    return f"service:{service}" if service else "service:*"
 
 
-def tenant() -> str:
-    value = current_request().tenant
-    if not value:
-        raise MemoryError("the request has no tenant; configure tenancy")
-    return value
+class MemoryService:
+    """Long-term memory for one plugin host."""
+
+    def __init__(self, host: PluginHost) -> None:
+        self.host = host
+        self._embedders: dict[str, Embedder] | None = None
+        self._refused: list[str] = []
+        self._lock = threading.Lock()
+
+    # -- configuration ---------------------------------------------------------------------
+
+    @property
+    def settings(self) -> MemorySettings:
+        from lanterna.memory.settings import MemorySettings
+
+        return MemorySettings.from_config(self.host.config)
+
+    def embedders(self) -> dict[str, Embedder]:
+        """Every embedder the host's plugins register, by name (resolved once per service)."""
+        with self._lock:
+            if self._embedders is None:
+                from lanterna.memory.embedders import collect_embedders
+
+                self._embedders, self._refused = collect_embedders(self.host)
+            return self._embedders
+
+    def embedder(self, name: str) -> Embedder:
+        from lanterna.memory.embedders import EmbedderError
+
+        found = self.embedders()
+        if name not in found:
+            for reason in self._refused:
+                if f"embedder '{name}'" in reason:  # it was registered, but refused: say why
+                    raise EmbedderError(reason)
+            known = ", ".join(sorted(found)) or "none"
+            raise EmbedderError(f"no embedder named '{name}' (available: {known}); fix [memory] embedder")
+        return found[name]
+
+    def store(self) -> MemoryStore:
+        from lanterna.memory.store import get_store
+
+        return get_store(self.settings, self.embedder)
+
+    def tenant(self) -> str:
+        value = current_request().tenant
+        if not value:
+            raise MemoryUsageError("the request has no tenant; configure tenancy")
+        return value
+
+    # -- operations ------------------------------------------------------------------------
+
+    def ingest_path(
+        self, path: str, service: str, kind: str | None = None, progress: Callable[[int, int], None] | None = None
+    ) -> dict[str, Any]:
+        from lanterna.memory.ingest import IngestError, ingest
+        from lanterna.sources import SourceSpec
+
+        spec = SourceSpec.parse(path) if not Path(path).expanduser().exists() else None
+        if spec is not None:
+            return self._ingest_source(spec, service, kind, progress)
+        if current_request().transport == "http":
+            # a remote client would otherwise read any file of the server's machine into its memory
+            _check_remote_path(path, self.host.config.get("memory", "allow_remote_ingest", []))
+        kind = _kind(kind)
+        try:
+            report = ingest(self.store(), self.tenant(), Path(path), service, kind=kind, progress=progress)
+        except IngestError as exc:
+            raise MemoryUsageError(str(exc)) from None
+        return report.as_dict()
+
+    def _ingest_source(
+        self, spec: SourceSpec, service: str, kind: str | None, progress: Callable[[int, int], None] | None
+    ) -> dict[str, Any]:
+        """``scheme:REPO[@REF]``: the plugin registered for the scheme reads the repository."""
+        from lanterna.memory.ingest import IngestError, check_service, ingest_snapshot
+        from lanterna.sources import find_source
+
+        try:
+            service = check_service(service)
+            source = find_source(self.host, spec.scheme)
+            snapshot = source.snapshot(spec.repo, spec.ref)
+            report = ingest_snapshot(
+                self.store(), self.tenant(), snapshot, service, kind=_kind(kind), progress=progress
+            )
+        except IngestError as exc:
+            raise MemoryUsageError(str(exc)) from None
+        return report.as_dict()
+
+    def search(
+        self,
+        query: str,
+        service: str | None = None,
+        kind: str | None = None,
+        path: str | None = None,
+        limit: int = 10,
+        mode: str = "hybrid",
+        per_file: int = 2,
+    ) -> list[dict[str, Any]]:
+        from lanterna.memory.search import SearchError
+        from lanterna.memory.search import search as run_search
+
+        if mode not in ("hybrid", "vector"):
+            raise MemoryUsageError("mode must be 'hybrid' or 'vector'")
+        service = _service(service)
+        if not query.strip():
+            raise MemoryUsageError("the search query is empty; say what you are looking for")
+        kind = _kind(kind)
+        s = self.store()
+        t = self.tenant()
+        if service and not s.has_service(t, service):
+            raise MemoryUsageError(f"unknown service '{service}'; `lanterna services` lists the ingested ones")
+        try:
+            hits = run_search(
+                s,
+                t,
+                query,
+                service=service,
+                kind=kind,
+                path_glob=path,
+                limit=limit,
+                # (ignored for mypy) mode was checked against 'hybrid' and 'vector' above; mypy sees str
+                mode=mode,  # type: ignore[arg-type]
+                per_file=per_file,
+            )
+        except SearchError as exc:
+            raise MemoryUsageError(str(exc)) from None
+        except Exception as exc:
+            from lanterna.memory.runtime import QUERY_TIMEOUT_S, timed_out
+
+            if not timed_out(exc):
+                raise
+            raise MemoryUsageError(
+                f"the search took longer than {QUERY_TIMEOUT_S} s and was stopped;"
+                " narrow it with service=, kind= or path="
+            ) from None
+        return [h.as_dict() for h in hits]
+
+    def add_record(
+        self,
+        kind: str,
+        text: str,
+        *,
+        title: str | None = None,
+        service: str | None = None,
+        status: str | None = None,
+    ) -> dict[str, Any]:
+        """Store a note, ADR, incident or meeting record; returns its id."""
+        from lanterna.memory.chunking import chunk_text
+        from lanterna.memory.ingest import RECORD_PREFIX
+        from lanterna.memory.redaction import redact
+        from lanterna.memory.store import ChunkIn, DocumentIn
+
+        _kind(kind, RECORD_KINDS)
+        text = redact(text.strip()).text  # a secret pasted into a note is not kept either
+        if not text:
+            raise MemoryUsageError(f"the {kind} is empty; give its text")
+        title = redact(title or text.splitlines()[0]).text[:200].strip()
+        body = f"# {title}\n\n{text}" if kind != "note" else text
+        doc = DocumentIn(
+            kind=kind,
+            path="",
+            content_hash=hashlib.sha256(body.encode()).hexdigest(),
+            chunks=[],
+            title=title,
+            body=body,
+            status=status,
+        )
+        doc.path = f"{RECORD_PREFIX}{kind}/{doc.doc_id}"
+        doc.chunks = [ChunkIn(c.start_line, c.end_line, c.text) for c in chunk_text(body, "record.md")]
+        service = _service(service) or "_global"
+        self.store().write(self.tenant(), service, [doc])
+        return {"id": doc.doc_id, "kind": kind, "title": title, "service": service, "status": status}
+
+    def get_record(self, doc_id: str) -> dict[str, Any]:
+        row = self.store().get_document(self.tenant(), doc_id)
+        if row is None:
+            raise MemoryUsageError(f"no memory with id '{doc_id}'; `lanterna search` or the list tools show ids")
+        return {
+            "id": row["doc_id"],
+            "kind": row["kind"],
+            "service": row["service"],
+            "path": row["path"],
+            "title": row["title"],
+            "status": row["status"],
+            "ingested_at": str(row["ingested_at"]),
+            "text": row["body"],
+        }
+
+    def list_records(
+        self, kind: str | None = None, service: str | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        rows = self.store().list_documents(self.tenant(), kind=_kind(kind), service=_service(service), limit=limit)
+        return [
+            {
+                "id": r["doc_id"],
+                "kind": r["kind"],
+                "service": r["service"],
+                "path": r["path"],
+                "title": r["title"],
+                "status": r["status"],
+                "ingested_at": str(r["ingested_at"]),
+            }
+            for r in rows
+        ]
+
+    def forget(self, doc_id: str) -> dict[str, Any]:
+        found, chunks = self.store().forget(self.tenant(), doc_id)
+        if not found and not chunks:
+            raise MemoryUsageError(f"no memory with id '{doc_id}' to forget; `lanterna memories` lists ids")
+        result: dict[str, Any] = {"forgotten": doc_id, "chunks_removed": chunks}
+        if not found:
+            result["note"] = (
+                f"'{doc_id}' was not a stored memory: {chunks} chunk(s) an interrupted write left under that id"
+                " were removed"
+            )
+        return result
+
+    def services(self) -> list[dict[str, Any]]:
+        return self.store().services(self.tenant())
+
+    def stats(self) -> dict[str, Any]:
+        return self.store().stats(self.tenant())
+
+    def purge(self) -> dict[str, int]:
+        """Drop deleted rows from Pixeltable's version history (every tenant: an operator action)."""
+        return self.store().purge()
+
+
+def _kind(kind: str | None, allowed: tuple[str, ...] = KINDS) -> str | None:
+    if kind is not None and kind not in allowed:
+        raise MemoryUsageError(f"unknown kind '{kind}'; use one of {', '.join(allowed)}")
+    return kind
 
 
 def _service(service: str | None) -> str | None:
@@ -53,48 +283,21 @@ def _service(service: str | None) -> str | None:
     try:
         return check_service(service)
     except IngestError as exc:
-        raise MemoryError(str(exc)) from None
-
-
-def _kind(kind: str | None, allowed: tuple[str, ...] = KINDS) -> str | None:
-    if kind is not None and kind not in allowed:
-        raise MemoryError(f"unknown kind '{kind}'; use one of {', '.join(allowed)}")
-    return kind
-
-
-def ingest_path(
-    path: str, service: str, kind: str | None = None, progress: Callable[[int, int], None] | None = None
-) -> dict[str, Any]:
-    from lanterna.memory.ingest import IngestError, ingest
-    from lanterna.plugins import get_host
-    from lanterna.sources import SourceSpec
-
-    spec = SourceSpec.parse(path) if not Path(path).expanduser().exists() else None
-    if spec is not None:
-        return _ingest_source(spec, service, kind, progress)
-    if current_request().transport == "http":
-        # a remote client would otherwise read any file of the server's machine into its memory
-        _check_remote_path(path, get_host().config.get("memory", "allow_remote_ingest", []))
-
-    try:
-        report = ingest(store(), tenant(), Path(path), service, kind=_kind(kind), progress=progress)
-    except IngestError as exc:
-        raise MemoryError(str(exc)) from None
-    return report.as_dict()
+        raise MemoryUsageError(str(exc)) from None
 
 
 def _check_remote_path(path: str, roots: Any) -> None:
     """Refuse an HTTP ingest of ``path`` unless it lies (symlinks resolved) in an allowed root."""
     example = 'allow_remote_ingest = ["/srv/code"]'
     if roots is True:
-        raise MemoryError(
+        raise MemoryUsageError(
             "[memory] allow_remote_ingest = true is not enough: list the folders HTTP clients may ingest,"
             f" e.g. {example}"
         )
     if isinstance(roots, str):
         roots = [roots]
     if not roots or not isinstance(roots, list):
-        raise MemoryError(
+        raise MemoryUsageError(
             "ingesting server paths over HTTP is off; run `lanterna ingest` on the server,"
             f" or list the folders HTTP clients may ingest in [memory]: {example}"
         )
@@ -104,159 +307,7 @@ def _check_remote_path(path: str, roots: Any) -> None:
         if target == allowed or target.is_relative_to(allowed):
             return
     listed = ", ".join(str(r) for r in roots)
-    raise MemoryError(
+    raise MemoryUsageError(
         f"'{path}' is outside the folders HTTP clients may ingest ({listed});"
         " run `lanterna ingest` on the server, or ask its operator to add the folder to [memory] allow_remote_ingest"
     )
-
-
-def _ingest_source(
-    spec: SourceSpec, service: str, kind: str | None, progress: Callable[[int, int], None] | None
-) -> dict[str, Any]:
-    """``scheme:REPO[@REF]``: the plugin registered for the scheme reads the repository."""
-    from lanterna.memory.ingest import IngestError, check_service, ingest_snapshot
-    from lanterna.plugins import get_host
-    from lanterna.sources import find_source
-
-    try:
-        service = check_service(service)
-        source = find_source(get_host(), spec.scheme)
-        snapshot = source.snapshot(spec.repo, spec.ref)
-        report = ingest_snapshot(store(), tenant(), snapshot, service, kind=_kind(kind), progress=progress)
-    except IngestError as exc:
-        raise MemoryError(str(exc)) from None
-    return report.as_dict()
-
-
-def search(
-    query: str,
-    service: str | None = None,
-    kind: str | None = None,
-    path: str | None = None,
-    limit: int = 10,
-    mode: str = "hybrid",
-    per_file: int = 2,
-) -> list[dict[str, Any]]:
-    from lanterna.memory.search import SearchError
-    from lanterna.memory.search import search as run_search
-
-    if mode not in ("hybrid", "vector"):
-        raise MemoryError("mode must be 'hybrid' or 'vector'")
-    service = _service(service)
-    s = store()
-    t = tenant()
-    if service and not s.has_service(t, service):
-        raise MemoryError(f"unknown service '{service}'; `lanterna services` lists the ingested ones")
-    try:
-        hits = run_search(
-            s,
-            t,
-            query,
-            service=service,
-            kind=_kind(kind),
-            path_glob=path,
-            limit=limit,
-            # (ignored for mypy) mode was checked against 'hybrid' and 'vector' above; mypy sees str
-            mode=mode,  # type: ignore[arg-type]
-            per_file=per_file,
-        )
-    except SearchError as exc:
-        raise MemoryError(str(exc)) from None
-    except Exception as exc:
-        from lanterna.memory.runtime import QUERY_TIMEOUT_S, timed_out
-
-        if not timed_out(exc):
-            raise
-        raise MemoryError(
-            f"the search took longer than {QUERY_TIMEOUT_S} s and was stopped; narrow it with service=, kind= or path="
-        ) from None
-    return [h.as_dict() for h in hits]
-
-
-def add_record(
-    kind: str, text: str, *, title: str | None = None, service: str | None = None, status: str | None = None
-) -> dict[str, Any]:
-    """Store a note, ADR, incident or meeting record; returns its id."""
-    from lanterna.memory.chunking import chunk_text
-    from lanterna.memory.ingest import RECORD_PREFIX
-    from lanterna.memory.redaction import redact
-    from lanterna.memory.store import ChunkIn, DocumentIn
-
-    _kind(kind, RECORD_KINDS)
-    text = redact(text.strip()).text  # a secret pasted into a note is not kept either
-    if not text:
-        raise MemoryError(f"the {kind} is empty; give its text")
-    title = redact(title or text.splitlines()[0]).text[:200].strip()
-    body = f"# {title}\n\n{text}" if kind != "note" else text
-    doc = DocumentIn(
-        kind=kind,
-        path="",
-        content_hash=hashlib.sha256(body.encode()).hexdigest(),
-        chunks=[],
-        title=title,
-        body=body,
-        status=status,
-    )
-    doc.path = f"{RECORD_PREFIX}{kind}/{doc.doc_id}"
-    doc.chunks = [ChunkIn(c.start_line, c.end_line, c.text) for c in chunk_text(body, "record.md")]
-    service = _service(service) or "_global"
-    store().write(tenant(), service, [doc])
-    return {"id": doc.doc_id, "kind": kind, "title": title, "service": service, "status": status}
-
-
-def get_record(doc_id: str) -> dict[str, Any]:
-    row = store().get_document(tenant(), doc_id)
-    if row is None:
-        raise MemoryError(f"no memory with id '{doc_id}'; `lanterna search` or the list tools show ids")
-    return {
-        "id": row["doc_id"],
-        "kind": row["kind"],
-        "service": row["service"],
-        "path": row["path"],
-        "title": row["title"],
-        "status": row["status"],
-        "ingested_at": str(row["ingested_at"]),
-        "text": row["body"],
-    }
-
-
-def list_records(kind: str | None = None, service: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-    rows = store().list_documents(tenant(), kind=_kind(kind), service=_service(service), limit=limit)
-    return [
-        {
-            "id": r["doc_id"],
-            "kind": r["kind"],
-            "service": r["service"],
-            "path": r["path"],
-            "title": r["title"],
-            "status": r["status"],
-            "ingested_at": str(r["ingested_at"]),
-        }
-        for r in rows
-    ]
-
-
-def forget(doc_id: str) -> dict[str, Any]:
-    found, chunks = store().forget(tenant(), doc_id)
-    if not found and not chunks:
-        raise MemoryError(f"no memory with id '{doc_id}' to forget")
-    result: dict[str, Any] = {"forgotten": doc_id, "chunks_removed": chunks}
-    if not found:
-        result["note"] = (
-            f"'{doc_id}' was not a stored memory: {chunks} chunk(s) an interrupted write left under that id"
-            " were removed"
-        )
-    return result
-
-
-def services() -> list[dict[str, Any]]:
-    return store().services(tenant())
-
-
-def stats() -> dict[str, Any]:
-    return store().stats(tenant())
-
-
-def purge() -> dict[str, int]:
-    """Drop deleted rows from Pixeltable's version history (every tenant: an operator action)."""
-    return store().purge()

@@ -15,13 +15,17 @@ import threading
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from lanterna.errors import UserError
+
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
+
+    from lanterna.plugins import PluginHost
 
 DEFAULT_EMBEDDER = "minilm-l6-v2-int8"
 
 
-class EmbedderError(Exception):
+class EmbedderError(UserError):
     """The embedder cannot run; the message says what to install or configure."""
 
 
@@ -145,33 +149,52 @@ class MiniLMEmbedder:
         return out
 
 
-_registry_lock = threading.Lock()
-_instances: dict[str, Embedder] = {}
+#: pgvector indexes vectors of at most 2,000 dimensions (HNSW on ``vector``).
+MAX_DIMENSIONS = 2000
 
 
-def available_embedders() -> dict[str, Embedder]:
-    """Every embedder registered through the ``register_embedders`` hook, by name."""
-    from lanterna.plugins import get_host
+def check_embedder(embedder: object, plugin: str) -> Embedder:
+    """``embedder`` if it is usable, else an ``EmbedderError`` naming ``plugin`` and what is wrong."""
+    if not isinstance(embedder, Embedder):
+        raise EmbedderError(
+            f"plugin '{plugin}' registered {type(embedder).__name__}, which is not an embedder"
+            " (it needs name, dimensions and embed()); fix or uninstall the plugin"
+        )
+    name, dims = embedder.name, embedder.dimensions
+    if not isinstance(name, str) or not name.strip():
+        raise EmbedderError(f"plugin '{plugin}' registered an embedder without a name; fix or uninstall the plugin")
+    if isinstance(dims, bool) or not isinstance(dims, int) or not 1 <= dims <= MAX_DIMENSIONS:
+        raise EmbedderError(
+            f"plugin '{plugin}' registered embedder '{name}' with dimensions {dims!r}; it must be a whole"
+            f" number from 1 to {MAX_DIMENSIONS}: fix or uninstall the plugin"
+        )
+    return embedder
+
+
+def collect_embedders(host: PluginHost) -> tuple[dict[str, Embedder], list[str]]:
+    """Every valid embedder registered through ``host``'s ``register_embedders`` hook, by name,
+    and the reasons the invalid ones were refused.
+
+    An invalid embedder is refused, logged and counted as its plugin's failure (the rest of
+    its registrations still count); the first registration of a name wins (installed plugins
+    run before the built-in ones).
+    """
+    from lanterna.plugins import PerPlugin
 
     found: dict[str, Embedder] = {}
+    refused: list[str] = []
 
-    def register(embedder: Embedder) -> None:
-        if not isinstance(embedder, Embedder):
-            raise TypeError(f"{embedder!r} is not an embedder (needs name, dimensions and embed())")
-        found.setdefault(embedder.name, embedder)
+    def registrar(plugin: str) -> Callable[[Embedder], None]:
+        def register(embedder: Embedder) -> None:
+            try:
+                checked = check_embedder(embedder, plugin)
+            except EmbedderError as exc:
+                refused.append(str(exc))
+                host.record_failure("register_embedders", plugin, exc)
+                return
+            found.setdefault(checked.name, checked)
 
-    get_host().call("register_embedders", isolate=True, register=register)
-    return found
+        return register
 
-
-def get_embedder(name: str) -> Embedder:
-    """The embedder called ``name``; one instance per process (models load once)."""
-    with _registry_lock:
-        if name in _instances:
-            return _instances[name]
-        found = available_embedders()
-        if name not in found:
-            known = ", ".join(sorted(found)) or "none"
-            raise EmbedderError(f"no embedder named '{name}' (available: {known}); fix [memory] embedder")
-        _instances[name] = found[name]
-        return found[name]
+    host.call("register_embedders", isolate=True, register=PerPlugin(registrar))
+    return found, refused

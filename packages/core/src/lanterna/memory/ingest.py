@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lanterna.errors import UserError
 from lanterna.memory.chunking import chunk_text, embedding_text, kind_for
 from lanterna.memory.redaction import redact
 from lanterna.memory.schema import KINDS
@@ -82,7 +83,7 @@ BINARY_SUFFIXES = frozenset(
 )
 
 
-class IngestError(Exception):
+class IngestError(UserError):
     """The ingest cannot start; the message says what to fix."""
 
 

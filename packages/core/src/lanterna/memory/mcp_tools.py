@@ -1,5 +1,8 @@
-"""MCP tools of long-term memory. The server wraps each in the guard and sets the request,
-so the tenant comes from ``current_request()``; tools never take it as an argument.
+"""MCP tools of long-term memory: methods of ``MemoryTools`` over one ``MemoryService``.
+
+The server wraps each in the guard (resource ``service:<name>``, or ``service:*`` when the
+call names no service) and sets the request, so the tenant comes from
+``current_request()``; tools never take it as an argument.
 
 Imported by the ``register_mcp_tools`` hook, also by ``lanterna tools``, which must not load
 the MCP SDK: ``Context`` is imported for type checking only and the server resolves it.
@@ -10,100 +13,108 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from lanterna.memory.api import resource_for
+from lanterna.server.tools import READ_ONLY
+
 if TYPE_CHECKING:  # the server resolves the name itself: listing tools must not import the SDK
     from mcp.server.mcpserver import Context
 
-from lanterna.memory import api
-from lanterna.server.tools import READ_ONLY
+    from lanterna.memory.api import MemoryService
 
 
-async def memory_ingest(path: str, service: str, kind: str | None = None, ctx: Context | None = None) -> dict[str, Any]:
-    """Ingest a folder or file on this machine, or a repository of a code host
-    (github:OWNER/REPO[@REF], gitlab:GROUP/PROJECT[@REF]), into long-term memory under a service name.
+class MemoryTools:
+    def __init__(self, service: MemoryService) -> None:
+        self.service = service
 
-    Unchanged files are skipped, changed ones re-embedded, deleted ones removed. Secret files
-    (.env, keys) are never stored; secrets inside other files are stored redacted. The report
-    lists both. kind: code, doc, adr, incident, note or meeting.
-    """
-    loop = asyncio.get_running_loop()
-    progress = None
-    if ctx is not None:
+    def register(self, register: Any) -> None:
+        for fn, action in (
+            (self.memory_ingest, "memory.ingest"),
+            (self.memory_search, "memory.search"),
+            (self.memory_remember, "memory.note"),
+            (self.memory_add_adr, "memory.adr"),
+            (self.memory_add_incident, "memory.incident"),
+            (self.memory_get, "memory.get"),
+            (self.memory_list, "memory.list"),
+            (self.memory_forget, "memory.forget"),
+            (self.memory_services, "memory.services"),
+            (self.memory_stats, "memory.stats"),
+        ):
+            title, hints = ANNOTATIONS[fn.__name__]
+            register(fn, name=fn.__name__, action=action, resource=_resource, title=title, annotations=hints)
 
-        def progress(done: int, total: int) -> None:
-            asyncio.run_coroutine_threadsafe(ctx.report_progress(done, total, f"{done}/{total} files"), loop)
+    # -- the tools: their docstrings are what the assistant reads -------------------------
 
-    return await asyncio.to_thread(api.ingest_path, path, service, kind, progress)
+    async def memory_ingest(
+        self, path: str, service: str, kind: str | None = None, ctx: Context | None = None
+    ) -> dict[str, Any]:
+        """Ingest a folder or file on this machine, or a repository of a code host
+        (github:OWNER/REPO[@REF], gitlab:GROUP/PROJECT[@REF]), into long-term memory under a service name.
 
+        Unchanged files are skipped, changed ones re-embedded, deleted ones removed. Secret files
+        (.env, keys) are never stored; secrets inside other files are stored redacted. The report
+        lists both. kind: code, doc, adr, incident, note or meeting.
+        """
+        loop = asyncio.get_running_loop()
+        progress = None
+        if ctx is not None:
 
-def memory_search(
-    query: str,
-    service: str | None = None,
-    kind: str | None = None,
-    path: str | None = None,
-    limit: int = 10,
-    per_file: int = 2,
-) -> list[dict[str, Any]]:
-    """Search long-term memory (code, docs, ADRs, incidents, notes) by meaning and identifiers.
+            def progress(done: int, total: int) -> None:
+                asyncio.run_coroutine_threadsafe(ctx.report_progress(done, total, f"{done}/{total} files"), loop)
 
-    Returns ranked results, each with root (the ingested folder, or github:OWNER/REPO@REF),
-    path relative to it, line range, symbol, snippet, score and the id to fetch or forget.
-    path is a glob over stored paths, e.g. 'src/*.py'; per_file caps the results of one file.
-    """
-    return api.search(query, service, kind, path, limit, per_file=per_file)
+        return await asyncio.to_thread(self.service.ingest_path, path, service, kind, progress)
 
+    def memory_search(
+        self,
+        query: str,
+        service: str | None = None,
+        kind: str | None = None,
+        path: str | None = None,
+        limit: int = 10,
+        per_file: int = 2,
+    ) -> list[dict[str, Any]]:
+        """Search long-term memory (code, docs, ADRs, incidents, notes) by meaning and identifiers.
 
-def memory_remember(text: str, title: str | None = None, service: str | None = None) -> dict[str, Any]:
-    """Remember a note (a fact, decision or how-to worth keeping); returns its id."""
-    return api.add_record("note", text, title=title, service=service)
+        Returns ranked results, each with root (the ingested folder, or github:OWNER/REPO@REF),
+        path relative to it, line range, symbol, snippet, score and the id to fetch or forget.
+        path is a glob over stored paths, e.g. 'src/*.py'; per_file caps the results of one file.
+        """
+        return self.service.search(query, service, kind, path, limit, per_file=per_file)
 
+    def memory_remember(self, text: str, title: str | None = None, service: str | None = None) -> dict[str, Any]:
+        """Remember a note (a fact, decision or how-to worth keeping); returns its id."""
+        return self.service.add_record("note", text, title=title, service=service)
 
-def memory_add_adr(title: str, text: str, service: str | None = None, status: str = "accepted") -> dict[str, Any]:
-    """Record an architecture decision (context, decision, consequences); returns its id."""
-    return api.add_record("adr", text, title=title, service=service, status=status)
+    def memory_add_adr(
+        self, title: str, text: str, service: str | None = None, status: str = "accepted"
+    ) -> dict[str, Any]:
+        """Record an architecture decision (context, decision, consequences); returns its id."""
+        return self.service.add_record("adr", text, title=title, service=service, status=status)
 
+    def memory_add_incident(
+        self, title: str, text: str, service: str | None = None, status: str = "open"
+    ) -> dict[str, Any]:
+        """Record an incident (what happened, impact, cause, fix); returns its id."""
+        return self.service.add_record("incident", text, title=title, service=service, status=status)
 
-def memory_add_incident(title: str, text: str, service: str | None = None, status: str = "open") -> dict[str, Any]:
-    """Record an incident (what happened, impact, cause, fix); returns its id."""
-    return api.add_record("incident", text, title=title, service=service, status=status)
+    def memory_get(self, id: str) -> dict[str, Any]:
+        """Fetch one memory in full by its id (from search results or lists)."""
+        return self.service.get_record(id)
 
+    def memory_list(self, kind: str | None = None, service: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """List memories, newest first; e.g. kind='adr' lists the ADRs, kind='incident' the incidents."""
+        return self.service.list_records(kind, service, limit)
 
-def memory_get(id: str) -> dict[str, Any]:
-    """Fetch one memory in full by its id (from search results or lists)."""
-    return api.get_record(id)
+    def memory_forget(self, id: str) -> dict[str, Any]:
+        """Forget a memory by id: no search or tool returns it afterwards."""
+        return self.service.forget(id)
 
+    def memory_services(self) -> list[dict[str, Any]]:
+        """List the services (projects) in memory with document and chunk counts and their roots."""
+        return self.service.services()
 
-def memory_list(kind: str | None = None, service: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-    """List memories, newest first; e.g. kind='adr' lists the ADRs, kind='incident' the incidents."""
-    return api.list_records(kind, service, limit)
-
-
-def memory_forget(id: str) -> dict[str, Any]:
-    """Forget a memory by id: no search or tool returns it afterwards."""
-    return api.forget(id)
-
-
-def memory_services() -> list[dict[str, Any]]:
-    """List the services (projects) in memory with document and chunk counts and their roots."""
-    return api.services()
-
-
-def memory_stats() -> dict[str, Any]:
-    """Statistics of long-term memory for your tenant."""
-    return api.stats()
-
-
-TOOLS = (
-    (memory_ingest, "memory.ingest"),
-    (memory_search, "memory.search"),
-    (memory_remember, "memory.note"),
-    (memory_add_adr, "memory.adr"),
-    (memory_add_incident, "memory.incident"),
-    (memory_get, "memory.get"),
-    (memory_list, "memory.list"),
-    (memory_forget, "memory.forget"),
-    (memory_services, "memory.services"),
-    (memory_stats, "memory.stats"),
-)
+    def memory_stats(self) -> dict[str, Any]:
+        """Statistics of long-term memory for your tenant."""
+        return self.service.stats()
 
 
 #: Title and MCP hints per tool. Every tool works on this server's own store (closed world);
@@ -123,7 +134,5 @@ ANNOTATIONS: dict[str, tuple[str, dict[str, bool]]] = {
 }
 
 
-def register(register: Any) -> None:
-    for fn, action in TOOLS:
-        title, hints = ANNOTATIONS.get(fn.__name__, (None, None))
-        register(fn, name=fn.__name__, action=action, resource="memory", title=title, annotations=hints)
+def _resource(arguments: dict[str, Any]) -> str:
+    return resource_for(arguments.get("service"))

@@ -1,7 +1,9 @@
-"""The memory built-in plugin: embedders, CLI commands, MCP tools, and releasing the store.
+"""The memory built-in plugin: embedders, CLI commands and MCP tools of long-term memory.
 
-This module is imported by every ``lanterna`` start: it must not import Pixeltable,
-onnxruntime or the MCP SDK (each hook imports what it needs when called).
+The plugin owns one ``MemoryService`` built for the host that registered it (that host's
+config and embedders); the tools and commands are that service's operations. This module is
+imported by every ``lanterna`` start: it must not import Pixeltable, onnxruntime or the MCP
+SDK (each hook imports what it needs when called).
 """
 
 from __future__ import annotations
@@ -13,12 +15,22 @@ from lanterna import hookimpl
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from lanterna.config import Config
+    from lanterna.memory.api import MemoryService
+    from lanterna.plugins import PluginHost
 
 
 class MemoryPlugin:
-    def __init__(self, config: Config) -> None:
-        self.config = config
+    def __init__(self, host: PluginHost) -> None:
+        self.host = host
+        self._service: MemoryService | None = None
+
+    def service(self) -> MemoryService:
+        """The long-term memory of this plugin's host (built on first use: cheap plugin loading)."""
+        if self._service is None:
+            from lanterna.memory.api import MemoryService
+
+            self._service = MemoryService(self.host)
+        return self._service
 
     @hookimpl(trylast=True)
     def register_embedders(self, register: Callable[..., None]) -> None:
@@ -31,13 +43,13 @@ class MemoryPlugin:
     def register_commands(self, cli: Any) -> None:
         from lanterna.memory.commands import register
 
-        register(cli)
+        register(cli, self.service())
 
     @hookimpl(trylast=True)
     def register_mcp_tools(self, register: Callable[..., None]) -> None:
-        from lanterna.memory.mcp_tools import register as register_tools
+        from lanterna.memory.mcp_tools import MemoryTools
 
-        register_tools(register)
+        MemoryTools(self.service()).register(register)
 
     @hookimpl(trylast=True)
     def check_health(self) -> str | None:
@@ -53,3 +65,11 @@ class MemoryPlugin:
         from lanterna.memory import runtime
 
         runtime.release_connections()
+
+
+def memory_service(host: PluginHost) -> MemoryService:
+    """The long-term memory of ``host`` (for applications and scripts that embed Lanterna)."""
+    plugin = host.pm.get_plugin("memory")
+    if not isinstance(plugin, MemoryPlugin):
+        raise LookupError("this plugin host has no long-term memory plugin")
+    return plugin.service()

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lanterna.errors import UserError
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -46,7 +48,7 @@ VECTOR_SETTINGS = {
 }
 
 
-class StoreError(Exception):
+class StoreError(UserError):
     """The memory store cannot be used; the message says what to do."""
 
 

@@ -15,6 +15,8 @@ SCHEMA_VERSION = 2
 DIR = "lanterna_memory"
 META, DOCUMENTS, CHUNKS = f"{DIR}/meta", f"{DIR}/documents", f"{DIR}/chunks"
 MARKER = "lanterna-store.json"
+#: The HNSW index of chunk vectors (``similarity(..., idx=VECTOR_INDEX)``).
+VECTOR_INDEX = "semantic"
 KINDS = ("code", "doc", "adr", "incident", "note", "meeting")
 #: How a document's ``root`` reads: an absolute folder on the machine that ingested it
 #: (``/home/ana/shop``), or a remote source as ``github:OWNER/REPO@REF`` (``gitlab:…`` alike).
@@ -63,6 +65,24 @@ def chunk_columns(dimensions: int) -> dict[str, Any]:
         "embedding": pxt.Required[pxt.Array[(dimensions,), pxt.Float]],  # type: ignore[misc]
         "ingested_at": pxt.Required[pxt.Timestamp],
     }
+
+
+def create_indexes(*, documents: Any = None, chunks: Any = None) -> None:
+    """Every index of the store's tables, created when a table is (first time, or by a purge).
+
+    Btree indexes on the columns every query filters by; on chunks, the HNSW index over the
+    precomputed vectors. It has no embedding UDF: Lanterna embeds texts itself and queries with
+    vectors, so an embedder of any dimension works.
+    """
+    for table in (documents, chunks):
+        if table is not None:
+            for column in ("tenant", "path"):
+                table.add_btree_index(column, if_exists="ignore")
+    if chunks is not None:
+        chunks.add_btree_index("doc_id", if_exists="ignore")
+        chunks.add_embedding_index(
+            "embedding", idx_name=VECTOR_INDEX, metric="cosine", precision="fp32", if_exists="ignore"
+        )
 
 
 def marker_path(home: Path) -> Path:

@@ -13,6 +13,7 @@ import re
 from collections import Counter
 from typing import TYPE_CHECKING, Literal
 
+from lanterna.errors import UserError
 from lanterna.memory.embedders import words
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ STOPWORDS = frozenset(
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 
 
-class SearchError(Exception):
+class SearchError(UserError):
     """The search cannot run; the message says what to change."""
 
 

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from lanterna.memory import schema
-from lanterna.memory.embedders import Embedder, get_embedder
 from lanterna.memory.runtime import RuntimeSettings, StoreError, start
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
 
+    from lanterna.memory.embedders import Embedder
     from lanterna.memory.locks import StoreUse
     from lanterna.memory.settings import MemorySettings
 
@@ -177,14 +177,18 @@ class MemoryStore:
     # -- opening ---------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, settings: MemorySettings) -> MemoryStore:
-        """Start Pixeltable, check (or create) the schema and return the store."""
+    def open(cls, settings: MemorySettings, embedder_named: Callable[[str], Embedder]) -> MemoryStore:
+        """Start Pixeltable, check (or create) the schema and return the store.
+
+        ``embedder_named`` resolves ``settings.embedder`` (after the store's marker is checked,
+        so a mismatch is reported before any model loads).
+        """
         home = settings.pixeltable_home
         marker = schema.read_marker(home)
         if marker is not None:  # checked before Pixeltable reads anything of this store
             schema.check_compatible(marker, home)
             schema.check_embedder(marker, settings.embedder, home)
-        embedder = get_embedder(settings.embedder)
+        embedder = embedder_named(settings.embedder)
         from lanterna.memory.locks import schema_lock
 
         with schema_lock(settings):  # several servers may start at once on one PostgreSQL
@@ -233,22 +237,13 @@ class MemoryStore:
     def _create(embedder: Embedder) -> dict[str, Any]:
         import pixeltable as pxt
 
-        from lanterna.memory import udf
-
         pxt.create_dir(schema.DIR, if_exists="ignore")
         meta = pxt.create_table(
             schema.META, {"key": pxt.Required[pxt.String], "value": pxt.String | None}, if_exists="ignore"
         )
         documents = pxt.create_table(schema.DOCUMENTS, schema.document_columns(), if_exists="ignore")
         chunks = pxt.create_table(schema.CHUNKS, schema.chunk_columns(embedder.dimensions), if_exists="ignore")
-        for column in ("tenant", "path"):
-            documents.add_btree_index(column, if_exists="ignore")
-            chunks.add_btree_index(column, if_exists="ignore")
-        chunks.add_btree_index("doc_id", if_exists="ignore")
-        index_udf = udf.UDFS.get(embedder.dimensions)
-        chunks.add_embedding_index(
-            "embedding", idx_name="semantic", embedding=index_udf, metric="cosine", precision="fp32", if_exists="ignore"
-        )
+        schema.create_indexes(documents=documents, chunks=chunks)
         # written last: a store with a meta row is a complete store
         meta.insert([{"key": k, "value": v} for k, v in schema.new_meta(embedder.name, embedder.dimensions).items()])
         return {"meta": meta, "documents": documents, "chunks": chunks}
@@ -502,7 +497,7 @@ class MemoryStore:
         import numpy as np
 
         c = self.chunks
-        sim = c.embedding.similarity(vector=np.asarray(vector, dtype=np.float32), idx="semantic")
+        sim = c.embedding.similarity(vector=np.asarray(vector, dtype=np.float32), idx=schema.VECTOR_INDEX)
         where = c.tenant == tenant
         if where_extra is not None:
             where = where & where_extra
@@ -585,19 +580,7 @@ class MemoryStore:
             rows = [dict(r) for r in old.select().collect()]
             staging = f"{name}_purge"
             fresh = pxt.create_table(staging, columns, if_exists="replace")
-            for column in ("tenant", "path"):
-                fresh.add_btree_index(column)
-            if attr == "chunks":
-                from lanterna.memory import udf
-
-                fresh.add_btree_index("doc_id")
-                fresh.add_embedding_index(
-                    "embedding",
-                    idx_name="semantic",
-                    embedding=udf.UDFS.get(self.embedder.dimensions),
-                    metric="cosine",
-                    precision="fp32",
-                )
+            schema.create_indexes(**{attr: fresh})
             for start_at in range(0, len(rows), INSERT_BATCH):
                 fresh.insert(rows[start_at : start_at + INSERT_BATCH])
             pxt.drop_table(name)
@@ -675,8 +658,8 @@ _store: MemoryStore | None = None
 _store_lock = threading.Lock()
 
 
-def get_store(settings: MemorySettings) -> MemoryStore:
-    """The process-wide store (opened on first use)."""
+def get_store(settings: MemorySettings, embedder_named: Callable[[str], Embedder]) -> MemoryStore:
+    """The process-wide store (opened on first use; Pixeltable allows one home per process)."""
     global _store
     with _store_lock:
         if _store is None:
@@ -684,7 +667,7 @@ def get_store(settings: MemorySettings) -> MemoryStore:
 
             use = StoreUse(settings)  # before opening: a purge elsewhere cannot start under us
             try:
-                _store = MemoryStore.open(settings)
+                _store = MemoryStore.open(settings, embedder_named)
             except BaseException:
                 use.release()
                 raise

@@ -1,10 +1,10 @@
-"""The Pixeltable embedding UDFs, at an import path that must never move.
+"""The embedding UDF of stores created by Lanterna 0.x, at an import path that must never move.
 
 Pixeltable's catalog records an index's embedding function by its import path
-(``lanterna.memory.udf.embed_384``): renaming this module or these functions breaks every
-existing store. Chunks are embedded by Lanterna before insert (the index stores them as
-precomputed arrays); these UDFs turn query strings into vectors for ``similarity(string=...)``
-with the embedder the store was created with.
+(``lanterna.memory.udf.embed_384``): renaming this module or this function breaks every
+store whose index was created with it, because loading the catalog imports it. New stores
+index the precomputed vectors without a UDF (any dimension works; queries pass vectors),
+so nothing here is called by Lanterna's own searches.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 import pixeltable as pxt
 from pixeltable.func import Batch
 
-from lanterna.memory.embedders import DEFAULT_EMBEDDER, Embedder, get_embedder
+from lanterna.memory.embedders import Embedder
 
 _active: dict[int, Embedder] = {}
 
@@ -26,8 +26,9 @@ def activate(embedder: Embedder) -> None:
 def _embedder(dimensions: int) -> Embedder:
     embedder = _active.get(dimensions)
     if embedder is None:
-        embedder = get_embedder(DEFAULT_EMBEDDER)
-        _active[dimensions] = embedder
+        from lanterna.memory.embedders import EmbedderError
+
+        raise EmbedderError(f"no {dimensions}-dimension embedder is active; open the memory store first")
     return embedder
 
 
@@ -37,6 +38,3 @@ def _embedder(dimensions: int) -> Embedder:
 def embed_384(texts: Batch[str]) -> Batch[pxt.Array[(384,), pxt.Float]]:  # type: ignore[type-arg,syntax]
     vectors = _embedder(384).embed(list(texts))
     return [np.asarray(v, dtype=np.float32) for v in vectors]  # type: ignore[misc]
-
-
-UDFS = {384: embed_384}

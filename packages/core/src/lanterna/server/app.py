@@ -31,7 +31,7 @@ from lanterna.guard import Denied, Guard
 from lanterna.logsafe import describe_failure
 from lanterna.plugins import PluginHost, _one_line, get_host
 from lanterna.server.offload import Offload
-from lanterna.server.tools import ToolError, ToolRegistry, ToolSpec, collect_tools
+from lanterna.server.tools import ToolRegistry, ToolSpec, collect_tools
 from lanterna.types import RequestContext, Transport
 
 log = logging.getLogger("lanterna.server")
@@ -125,7 +125,7 @@ def guarded_tool(
     def failure(exc: BaseException, arguments: dict[str, Any]) -> MCPToolError:
         if isinstance(exc, Denied):
             return MCPToolError(exc.reason)
-        if isinstance(exc, (ToolError, MCPToolError, UserError)):
+        if isinstance(exc, (UserError, MCPToolError)):  # the user's mistake: tell them, count nothing
             return MCPToolError(_one_line(exc))
         # no exc_info: a traceback's messages can carry the arguments and SQL parameters
         log.error("tool '%s' (plugin '%s') raised %s", spec.name, spec.plugin, describe_failure(exc, arguments))

@@ -14,9 +14,10 @@ How a plugin registers tools (the ``register_mcp_tools`` hook)::
 ``register`` is described by ``lanterna.types.RegisterTool``. Import ``Context`` only under
 ``if TYPE_CHECKING:``: the server resolves the name itself, and your plugin module stays
 free of the MCP import, which costs every ``lanterna`` command over a second. Raise
-``lanterna.server.tools.ToolError("what went wrong; what to do")`` for an error the user can
-act on: its message reaches the client. Any other exception reaches the client as a generic
-one-line error naming the tool and plugin (its text stays in the server log).
+``lanterna.errors.UserError("what went wrong; what to do")`` (or a subclass, such as
+``lanterna.server.tools.ToolError``) for an error the user can act on: its message reaches the
+client, and it is not counted as a failure of the plugin. Any other exception reaches the
+client as a generic one-line error naming the tool and plugin (its text stays in the server log).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
+
+from lanterna.errors import UserError
 
 if TYPE_CHECKING:
     from lanterna.plugins import PluginHost
@@ -53,7 +56,7 @@ READ_ONLY: dict[str, bool] = {
 }
 
 
-class ToolError(Exception):
+class ToolError(UserError):
     """An error the user can act on; its one-line message reaches the MCP client."""
 
 

@@ -14,6 +14,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from lanterna.errors import UserError
+
 TIMEOUT_S = 30.0
 DEFAULT_DIFF_BYTES = 64 * 1024
 MAX_DIFF_BYTES = 1024 * 1024
@@ -34,7 +36,7 @@ _searches = threading.BoundedSemaphore(MAX_CONCURRENT_SEARCHES)
 _LOG_FORMAT = "%x1e%H%x1f%h%x1f%an%x1f%ae%x1f%aI%x1f%s%x1f%b%x1f"
 
 
-class GitError(Exception):
+class GitError(UserError):
     """git could not answer; ``str()`` is one line saying why and what to do."""
 
 
