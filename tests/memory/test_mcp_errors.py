@@ -20,15 +20,11 @@ from lanterna import hookimpl
 from lanterna.config import Config
 from lanterna.plugins import PluginHost, get_host, recorded_hook_failures
 from lanterna.server.app import build_server
+from tests.helpers import subprocess_env
 
-from .helpers import LANTERNA, memory, operation, subprocess_env, write_tree
+from .helpers import LANTERNA, memory, operation, write_tree
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 def text_of(result: Any) -> str:
@@ -80,7 +76,11 @@ async def error_of(client: Client, tool: str, arguments: dict[str, Any]) -> str:
 def assert_nothing_counted(host: PluginHost, lanterna_home: Path) -> None:
     assert dict(host.hook_failures) == {}
     assert dict(recorded_hook_failures()) == {}
-    status = subprocess.run([*LANTERNA, "status", "--json"], env=subprocess_env(lanterna_home), capture_output=True)
+    status = subprocess.run(
+        [*LANTERNA, "status", "--json"],
+        env=subprocess_env(lanterna_home, LANTERNA_LOAD_PLUGINS=""),
+        capture_output=True,
+    )
     assert status.returncode == 0, status.stderr.decode()
     assert json.loads(status.stdout)["hook_failures"] == []
 

@@ -38,7 +38,17 @@ def _psycopg_url(url: str) -> str:
 def _advisory(url: str, key: int) -> Iterator[None]:
     import psycopg
 
-    with psycopg.connect(_psycopg_url(url), autocommit=True, connect_timeout=10) as conn:
+    try:
+        conn = psycopg.connect(_psycopg_url(url), autocommit=True, connect_timeout=10)
+    except psycopg.Error as exc:
+        from lanterna.memory.runtime import StoreError
+
+        detail = " ".join(str(exc).split())[:300]
+        raise StoreError(
+            f"cannot start the memory store: the configured database refused the connection ({detail});"
+            " check [memory] db_connect_str"
+        ) from None
+    with conn:
         conn.execute("SELECT pg_advisory_lock(%s, %s)", (LOCK_SPACE, key))
         try:
             yield
