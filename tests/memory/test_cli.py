@@ -152,5 +152,5 @@ def test_search_on_an_empty_store_says_what_to_ingest(
     code, out, _ = run(cli, "search", "no such words anywhere")
     assert code == 0 and "nothing has been ingested" not in out
     code, _, err = run(cli, "search", "deploy", "--service", "payments")
-    assert code == 2 and "unknown service 'payments'" in err
+    assert code == 1 and "unknown service 'payments'" in err
     assert "--service" in run(cli, "note", "--help")[1] and "Only this service" not in run(cli, "note", "--help")[1]
