@@ -13,7 +13,7 @@ import hashlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from lanterna.memory.settings import MemorySettings
@@ -34,12 +34,12 @@ def _psycopg_url(url: str) -> str:
     return "postgresql://" + rest if sep and scheme.startswith("postgresql+") else url
 
 
-@contextmanager
-def _advisory(url: str, key: int) -> Iterator[None]:
+def _connect(url: str) -> Any:
+    """An autocommit connection to the external PostgreSQL; unreachable is a ``StoreError`` line."""
     import psycopg
 
     try:
-        conn = psycopg.connect(_psycopg_url(url), autocommit=True, connect_timeout=10)
+        return psycopg.connect(_psycopg_url(url), autocommit=True, connect_timeout=10)
     except psycopg.Error as exc:
         from lanterna.memory.runtime import StoreError
 
@@ -48,7 +48,11 @@ def _advisory(url: str, key: int) -> Iterator[None]:
             f"cannot start the memory store: the configured database refused the connection ({detail});"
             " check [memory] db_connect_str"
         ) from None
-    with conn:
+
+
+@contextmanager
+def _advisory(url: str, key: int) -> Iterator[None]:
+    with _connect(url) as conn:
         conn.execute("SELECT pg_advisory_lock(%s, %s)", (LOCK_SPACE, key))
         try:
             yield
@@ -114,9 +118,7 @@ class StoreUse:
         self._fd: int | None = None
         self._conn = None
         if settings.db_connect_str:
-            import psycopg
-
-            self._conn = psycopg.connect(_psycopg_url(settings.db_connect_str), autocommit=True, connect_timeout=10)
+            self._conn = _connect(settings.db_connect_str)
             self._conn.execute("SELECT pg_advisory_lock_shared(%s, %s)", (LOCK_SPACE, STORE_KEY))
         else:
             path = settings.pixeltable_home / "locks" / "store.lock"
