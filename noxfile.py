@@ -48,7 +48,8 @@ def lint(session: nox.Session) -> None:
     """ruff; import-linter's contracts (the core imports no plugin; plugins are independent);
     mypy on every package's source; deptry: every package declares what it imports."""
     packages = [CORE, *PLUGIN_PACKAGES]
-    session.install("ruff", "import-linter", "mypy", "deptry", *[f"-e{p}" for p in packages])
+    # pytest: lanterna.testing is a pytest plugin, mypy and deptry must see it
+    session.install("ruff", "import-linter", "mypy", "deptry", "pytest", *[f"-e{p}" for p in packages])
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", "--diff", "packages", "tests", "bench", "noxfile.py")
     session.run("lint-imports")
