@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import shutil
@@ -148,7 +149,7 @@ async def victim_loop(url: str, key: str, until: float) -> list[float]:
     while time.monotonic() < until and len(times) < MAX_VICTIM_CALLS:
         seconds, outcome = await call(url, key, "memory_search", {"query": "retry the payment", "limit": 5})
         if outcome != "ok":
-            print(f"    victim call: {outcome}", flush=True)
+            print(f"    victim call: {outcome}", file=sys.stderr, flush=True)
         times.append(seconds)
     return times
 
@@ -163,12 +164,17 @@ async def attacker_loop(url: str, key: str, tool: str, arguments: dict[str, Any]
 
 
 async def scenario(url: str, victim: str, attackers: list[tuple[str, str, dict[str, Any]]], seconds: float) -> None:
+    # The victim runs in a process of its own, so the attackers' client work does not slow it.
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--victim", url, victim, str(seconds), stdout=asyncio.subprocess.PIPE
+    )
+    assert proc.stdout is not None
+    await proc.stdout.readline()  # "ready": its imports are done and its clock started
     until = time.monotonic() + seconds
     started = time.perf_counter()
-    victim_task = asyncio.create_task(victim_loop(url, victim, until))
-    await asyncio.sleep(0.5 if attackers else 0)
     results = await asyncio.gather(*(attacker_loop(url, k, t, a, until) for k, t, a in attackers))
-    times = await victim_task
+    out, _ = await asyncio.wait_for(proc.communicate(), CALL_TIMEOUT_S + seconds)
+    times = json.loads(out)
     outcomes = [o for r in results for o in r]
     wall = time.perf_counter() - started
     print(
@@ -191,7 +197,17 @@ def main() -> int:
     parser.add_argument("--hook-sleep", type=float, default=10.0)
     parser.add_argument("--scenario", nargs="*", default=["search", "hook", "regex"])
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--victim", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.victim:
+        url, key, seconds = args.victim
+        import httpx2  # noqa: F401 - imported before the clock starts
+        from mcp import Client  # noqa: F401
+
+        print("ready", flush=True)
+        times = asyncio.run(victim_loop(url, key, time.monotonic() + min(float(seconds), 120.0)))
+        print(json.dumps(times), flush=True)
+        return 0
     args.seconds = min(args.seconds, 120.0)
     if args.serve:
         serve(args.serve, args.hook_sleep)
