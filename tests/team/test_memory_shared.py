@@ -7,7 +7,6 @@ they share is the database. Every step is a real `lanterna` command in a subproc
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -49,9 +48,10 @@ def service_tree(root: Path, files: int) -> Path:
     return root
 
 
-def test_two_machines_ingest_one_service_at_once_without_duplicates(pg_url: str, tmp_path: Path) -> None:
+def test_two_machines_share_ingest_notes_search_and_forget(pg_url: str, tmp_path: Path) -> None:
     a, b, c = (machine(tmp_path, name, pg_url) for name in ("a", "b", "c"))
     tree = service_tree(tmp_path / "tree", 40)
+    # the same service ingested on two machines at once: one waits for the other, then skips
     procs = [start(env, "ingest", str(tree), "--service", "billing") for env in (a, b)]
     for proc in procs:
         _, err = proc.communicate(timeout=600)
@@ -59,17 +59,11 @@ def test_two_machines_ingest_one_service_at_once_without_duplicates(pg_url: str,
     services = run(c, "services", "--json")
     billing = [s for s in services if s["service"] == "billing"]
     assert len(billing) == 1 and billing[0]["documents"] == 40, services
-    again = run(a, "ingest", str(tree), "--service", "billing", "--json")
-    assert again["unchanged"] == 40 and again["added"] == 0, again
-    assert run(c, "stats", "--json")["documents"] == 40
-
-
-def test_a_note_written_on_one_machine_is_found_and_forgotten_on_another(pg_url: str, tmp_path: Path) -> None:
-    a, b = (machine(tmp_path, name, pg_url) for name in ("a", "b"))
+    # a note written on one machine is found and forgotten on another
     made = run(a, "note", "The invoice retry window is nine minutes", "--json")
     hits = run(b, "search", "invoice retry window", "--json")
     assert made["id"] in [h["doc_id"] for h in hits], hits
     run(b, "forget", made["id"])
-    hits = run(a, "search", "invoice retry window", "--json")
+    hits = run(c, "search", "invoice retry window", "--json")
     assert made["id"] not in [h["doc_id"] for h in hits]
-    assert os.environ.get("LANTERNA_DB_CONNECT_STR") is None
+    assert any(h["service"] == "billing" for h in run(c, "search", "handler order", "--json"))
