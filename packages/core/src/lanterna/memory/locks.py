@@ -88,12 +88,17 @@ def ingest_lock(settings: MemorySettings, tenant: str, service: str) -> Iterator
 
 @contextmanager
 def schema_lock(settings: MemorySettings) -> Iterator[None]:
-    """Held while a process sets up or migrates the schema in a shared PostgreSQL."""
+    """Held while a process starts the store and sets up or migrates its schema.
+
+    On a new embedded home, starting it creates the Postgres cluster and its database: two
+    processes doing that at once collide (``CREATE DATABASE`` fails with a duplicate key).
+    """
     if settings.db_connect_str:
         with _advisory(settings.db_connect_str, SCHEMA_KEY):
             yield
     else:
-        yield
+        with _flock(settings.pixeltable_home / "locks" / "schema.lock"):
+            yield
 
 
 STORE_KEY = 1

@@ -191,7 +191,7 @@ class MemoryStore:
         embedder = embedder_named(settings.embedder)
         from lanterna.memory.locks import schema_lock
 
-        with schema_lock(settings):  # several servers may start at once on one PostgreSQL
+        with schema_lock(settings):  # several processes may start one store at once
             return cls._open(settings, embedder)
 
     @classmethod
