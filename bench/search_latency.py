@@ -84,11 +84,9 @@ def main() -> None:
                 ]
                 store.write(tenant, "svc", docs)
         store.embedder = real
-        import sqlalchemy as sa
-        from pixeltable.env import Env
+        from lanterna.memory import pxt_adapter
 
-        with Env.get().engine.begin() as conn:  # fresh planner statistics, as autovacuum keeps them on a live store
-            conn.execute(sa.text(f"ANALYZE {store.chunks._tbl_version.get().store_tbl.sa_tbl.name}"))
+        pxt_adapter.analyze(store.chunks)  # fresh planner statistics, as autovacuum keeps them on a live store
         say(
             f"inserted {args.chunks} chunks ({', '.join(f'{n} tenant {t!r}' for t, n in sizes.items())})"
             f" in {time.perf_counter() - started:.0f}s"
@@ -129,11 +127,11 @@ def main() -> None:
             saved = dict(runtime.VECTOR_SETTINGS)
             runtime.VECTOR_SETTINGS.clear()
             runtime.VECTOR_SETTINGS.update(settings)
-            Env.get().engine.dispose()
+            pxt_adapter.engine().dispose()
             got = {t: len(store.vector_search(t, vector, limit=100)) for t in sizes}
             runtime.VECTOR_SETTINGS.clear()
             runtime.VECTOR_SETTINGS.update(saved)
-            Env.get().engine.dispose()
+            pxt_adapter.engine().dispose()
             say(f"top-100 with iterative scan {label:<3}: " + ", ".join(f"{t!r} {n}/100" for t, n in got.items()))
         del c
     close_store()

@@ -46,12 +46,13 @@ def test_a_query_full_of_identifiers_runs_at_most_eight_literal_matches(
 def test_every_store_connection_has_a_statement_timeout_and_a_timeout_is_a_clear_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from pixeltable.env import Env
     from sqlalchemy import text
+
+    from lanterna.memory.pxt_adapter import engine
 
     with operation():
         memory().stats()
-    with Env.get().engine.connect() as conn:
+    with engine().connect() as conn:
         assert conn.execute(text("SHOW statement_timeout")).scalar() == "30s"
         conn.execute(text("SET statement_timeout = 50"))
         with pytest.raises(Exception) as cancelled:  # what Postgres raises when it stops a statement

@@ -52,9 +52,9 @@ def _my_socket_inodes() -> set[str]:
 def test_no_http_server_is_left_listening() -> None:
     with operation():
         memory().stats()
-    from pixeltable.env import Env
+    from lanterna.memory import pxt_adapter
 
-    assert Env.get()._httpd is None
+    assert not pxt_adapter.web_server_running()
     assert not (_listening_inodes() & _my_socket_inodes()), "this process listens on a TCP port"
 
 
@@ -92,28 +92,25 @@ def test_fresh_store_prints_nothing_on_stdout_and_stops_postgres(tmp_path: Path)
 def _analyze(store) -> None:
     """Refresh Postgres' statistics, as autovacuum does on a live store: only then does the
     planner choose the HNSW index for a tenant holding most rows (and results come back short)."""
-    import sqlalchemy as sa
-    from pixeltable.env import Env
+    from lanterna.memory import pxt_adapter
 
-    table = store.chunks._tbl_version.get().store_tbl.sa_tbl.name
-    with Env.get().engine.begin() as conn:
-        conn.execute(sa.text(f"ANALYZE {table}"))
+    pxt_adapter.analyze(store.chunks)
 
 
 @contextlib.contextmanager
 def vector_settings(settings: dict[str, str]):
-    from pixeltable.env import Env
+    from lanterna.memory.pxt_adapter import engine
 
     saved = dict(runtime.VECTOR_SETTINGS)
     runtime.VECTOR_SETTINGS.clear()
     runtime.VECTOR_SETTINGS.update(settings)
-    Env.get().engine.dispose()  # new connections get the settings
+    engine().dispose()  # new connections get the settings
     try:
         yield
     finally:
         runtime.VECTOR_SETTINGS.clear()
         runtime.VECTOR_SETTINGS.update(saved)
-        Env.get().engine.dispose()
+        engine().dispose()
 
 
 @pytest.mark.slow
@@ -157,14 +154,13 @@ OPEN_THEN_STOP_ON_SIGNAL = textwrap.dedent(
     from lanterna.memory.store import close_store
     with Guard(get_host()).operation(RequestContext(transport="stdio"), "memory.stats", "service:*"):
         memory_service(get_host()).stats()
-    from pixeltable.env import Env
-    pids = Env.get()._db_server.global_process_id_list
-    read = pids.get
-    def slow_read():  # a slow disk: widens the window between reading and rewriting the list
-        found = read()
+    from lanterna.memory import pxt_adapter
+    read = pxt_adapter.process_ids
+    def slow_read(server):  # a slow disk: widens the window between reading and rewriting the list
+        found = read(server)
         time.sleep(1.5)
         return found
-    pids.get = slow_read
+    pxt_adapter.process_ids = slow_read
     Path(sys.argv[1]).touch()
     while not Path(sys.argv[2]).exists():
         time.sleep(0.02)

@@ -77,11 +77,6 @@ def stdout_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def _no_web_server(env: Any) -> None:
-    env._httpd = None
-    env._http_address = "http://127.0.0.1:0"  # never bound; only used to format media links
-
-
 def start(settings: RuntimeSettings) -> None:
     """Initialise Pixeltable once per process with ``settings``; a second home is refused."""
     global _started
@@ -103,10 +98,10 @@ def start(settings: RuntimeSettings) -> None:
         warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
         with stdout_to_stderr():
             import pixeltable as pxt
-            from pixeltable.env import Env
 
-            # a module-level function replaces the method: Pixeltable must not open its HTTP server
-            Env._start_web_server = _no_web_server  # type: ignore[method-assign,assignment]
+            from lanterna.memory import pxt_adapter
+
+            pxt_adapter.disable_web_server()
             try:
                 pxt.init({"pixeltable.verbosity": 0})
             except Exception as exc:
@@ -115,7 +110,7 @@ def start(settings: RuntimeSettings) -> None:
                     " check [memory] pixeltable_home / db_connect_str"
                 ) from exc
         logging.getLogger("pixeltable").setLevel(logging.WARNING)
-        _install_vector_settings(Env.get().engine)
+        _install_vector_settings(pxt_adapter.engine())
         _started = settings
         atexit.register(stop)  # a CLI run or a server that exits without shutdown still stops Postgres
 
@@ -156,11 +151,12 @@ def ping() -> str | None:
     """``None`` when the store this process opened answers a trivial query (or none is open)."""
     if _started is None:
         return None
-    from pixeltable.env import Env
     from sqlalchemy import text
 
+    from lanterna.memory import pxt_adapter
+
     try:
-        with Env.get().engine.connect() as conn:
+        with pxt_adapter.engine().connect() as conn:
             conn.execute(text("SELECT 1"))
     except Exception as exc:  # noqa: BLE001 - any failure is the answer
         return f"memory store unreachable ({type(exc).__name__}); check [memory] db_connect_str / pixeltable_home"
@@ -172,9 +168,9 @@ def release_connections() -> None:
     with _lock:
         if _started is None:
             return
-        from pixeltable.env import Env
+        from lanterna.memory import pxt_adapter
 
-        env = Env._instance
+        env = pxt_adapter.current_env()
         if env is not None:
             with contextlib.suppress(Exception):
                 env.engine.dispose()
@@ -189,15 +185,15 @@ def stop() -> bool:
     with _lock:
         if _started is None:
             return False
-        from pixeltable.env import Env
+        from lanterna.memory import pxt_adapter
 
-        env = Env._instance
+        env = pxt_adapter.current_env()
         _started = None
         if env is None:
             return False
         with contextlib.suppress(Exception):
             env.engine.dispose()
-        server = getattr(env, "_db_server", None)
+        server = pxt_adapter.embedded_server(env)
         if server is None:  # external Postgres: not ours to stop
             return False
         return _stop_embedded(server)
@@ -207,15 +203,19 @@ def _stop_embedded(server: Any) -> bool:
     # Under pgserver's own inter-process lock (the one it takes to start Postgres and to
     # register a user): two processes stopping at once would otherwise each read the list
     # while the other is still in it, and both leave Postgres running.
-    with getattr(server, "_lock", None) or contextlib.nullcontext():
+    from lanterna.memory import pxt_adapter
+
+    with pxt_adapter.server_lock(server):
         return _stop_if_last(server)
 
 
 def _stop_if_last(server: Any) -> bool:
     import psutil
 
-    others = [p for p in server.global_process_id_list.get() if p != os.getpid() and psutil.pid_exists(p)]
-    server.global_process_id_list.put(others)
+    from lanterna.memory import pxt_adapter
+
+    others = [p for p in pxt_adapter.process_ids(server) if p != os.getpid() and psutil.pid_exists(p)]
+    pxt_adapter.set_process_ids(server, others)
     if others:
         log.info("embedded Postgres left running for processes %s", others)
         return False

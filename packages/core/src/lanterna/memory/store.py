@@ -592,16 +592,9 @@ class MemoryStore:
     @_reading
     def history_contains(self, text: str) -> bool:
         """Whether any stored version of the chunks (deleted ones included) holds ``text``."""
-        from pixeltable.env import Env
-        from sqlalchemy import text as sql_text
+        from lanterna.memory import pxt_adapter
 
-        store = self.chunks._tbl_version.get().store_tbl.sa_tbl
-        text_col = self.chunks._tbl_version.get().cols_by_name["text"].sa_col
-        with Env.get().engine.connect() as conn:
-            rows = conn.execute(
-                sql_text(f'SELECT count(*) FROM "{store.name}" WHERE "{text_col.name}" LIKE :p'), {"p": f"%{text}%"}
-            ).scalar()
-        return bool(rows)
+        return pxt_adapter.count_containing(self.chunks, "text", text) > 0
 
 
 def _finish_interrupted_purge(existing: set[str]) -> set[str]:
