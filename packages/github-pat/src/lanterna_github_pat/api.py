@@ -6,18 +6,15 @@ tenant: it is built with that tenant's token and HTTP cache.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import re
-import tarfile
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
-from lanterna.config import state_dir
-from lanterna.readonly_http import EtagCache, Provider, ReadOnlyClient
-from lanterna.sources import RepoFile, Snapshot, SourceError, tenant_token
-from lanterna_github_pat.settings import TOKEN_ENV, GitHubSettings
+from lanterna.codehost import HostAPI, archive_files, files_under, text_of
+from lanterna.readonly_http import Provider
+from lanterna.sources import RepoFile, Snapshot, SourceError
+from lanterna_github_pat.host import HOST
 
 PROVIDER = Provider(
     name="GitHub",
@@ -44,39 +41,14 @@ def check_repo(repo: str) -> str:
     return repo
 
 
-class GitHub:
-    def __init__(self, client: ReadOnlyClient, settings: GitHubSettings) -> None:
-        self.client = client
-        self.settings = settings
+class GitHub(HostAPI):
+    host = HOST
+    provider = PROVIDER
+    headers = HEADERS
 
-    def __enter__(self) -> GitHub:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.client.close()
-
-    @classmethod
-    def for_current_tenant(cls) -> GitHub:
-        """A client with the token of the running request's tenant."""
-        from lanterna.guard import current_request
-        from lanterna.plugins import get_host
-
-        host = get_host()
-        settings = GitHubSettings.from_config(host.config)
-        token = tenant_token(host, "github", TOKEN_ENV, "GitHub")
-        tenant = current_request().tenant or ""
-        key = hashlib.sha256(f"{tenant}\n{settings.base_url}".encode()).hexdigest()[:24]
-        client = ReadOnlyClient(
-            settings.base_url,
-            PROVIDER,
-            {"authorization": f"Bearer {token}"},
-            headers=HEADERS,
-            timeout=settings.timeout,
-            max_wait=settings.max_wait,
-            backoff=settings.backoff,
-            cache=EtagCache(state_dir() / "http-cache" / "github" / key),
-        )
-        return cls(client, settings)
+    @staticmethod
+    def auth(token: str) -> dict[str, str]:
+        return {"authorization": f"Bearer {token}"}
 
     # -- identity ----------------------------------------------------------------------
 
@@ -163,18 +135,14 @@ class GitHub:
 
     def list_files(self, repo: str, path: str = "", ref: str | None = None) -> list[RepoFile]:
         repo = check_repo(repo)
-        files = self.tree(repo, self.commit_sha(repo, ref))
-        prefix = path.strip("/")
-        return [f for f in files if not prefix or f.path == prefix or f.path.startswith(prefix + "/")]
+        return files_under(self.tree(repo, self.commit_sha(repo, ref)), path)
 
     def read(self, repo: str, path: str, ref: str | None = None) -> str:
         repo = check_repo(repo)
         path = path.strip("/")
         what = f"{path} in {repo}" + (f"@{ref}" if ref else "")
         answer = self.client.get_ok(f"/repos/{repo}/contents/{quote(path)}", what, {"ref": ref}, accept=RAW)
-        if b"\x00" in answer.content[:8192]:
-            raise SourceError(f"{what} is a binary file; Lanterna reads text only")
-        return answer.content.decode("utf-8", errors="replace")
+        return text_of(answer.content, what)
 
     def search(self, query: str, repo: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
         q = f"{query} repo:{check_repo(repo)}" if repo else query
@@ -260,19 +228,7 @@ class GitHub:
 
     def _from_archive(self, repo: str, sha: str, wanted: set[str]) -> Iterator[tuple[str, bytes]]:
         data = self.client.get_ok(f"/repos/{repo}/tarball/{sha}", f"the archive of {repo}@{sha[:12]}").content
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
-            for member in archive:
-                if not member.isfile():
-                    continue
-                path = member.name.split("/", 1)[1] if "/" in member.name else member.name
-                if path in wanted:
-                    handle = archive.extractfile(member)
-                    if handle is not None:
-                        yield path, handle.read()
-
-    def _stats(self) -> dict[str, Any]:
-        s = self.client.stats
-        return {"requests": s.requests, "not_modified": s.not_modified, "cached": s.cached, "bytes": s.bytes}
+        return archive_files(data, wanted)
 
 
 def _pull(p: dict[str, Any]) -> dict[str, Any]:

@@ -6,13 +6,13 @@ Imported when tools are listed: no HTTP library at module level.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from lanterna.codehost import register_tools
+from lanterna_github_pat.host import HOST
 
-def _api() -> Any:
-    from lanterna_github_pat.api import GitHub
-
-    return GitHub.for_current_tenant()
+_api = HOST.client
 
 
 def github_repos(limit: int = 50) -> list[dict[str, Any]]:
@@ -75,12 +75,7 @@ def github_issue(repo: str, number: int) -> dict[str, Any]:
         return api.issue(repo, number)
 
 
-def _per_repo(arguments: dict[str, Any]) -> str:
-    repo = str(arguments.get("repo") or "*").strip().strip("/")
-    return f"repo:github:{repo}"
-
-
-#: (tool, guard action, title). Every tool only reads, from GitHub: read only, open world.
+#: (tool, guard action, title)
 TOOLS = (
     (github_repos, "github.repos", "List GitHub repositories"),
     (github_repo, "github.read", "GitHub repository metadata"),
@@ -93,9 +88,7 @@ TOOLS = (
     (github_issues, "github.issues", "List GitHub issues"),
     (github_issue, "github.issues", "Read a GitHub issue"),
 )
-HINTS = {"readOnlyHint": True, "destructiveHint": False, "idempotentHint": True, "openWorldHint": True}
 
 
-def register(register: Any) -> None:
-    for fn, action, title in TOOLS:
-        register(fn, name=fn.__name__, action=action, resource=_per_repo, title=title, annotations=HINTS)
+def register(register: Callable[..., None]) -> None:
+    register_tools(register, HOST, TOOLS)

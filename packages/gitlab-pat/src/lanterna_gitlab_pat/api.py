@@ -7,19 +7,16 @@ API's ``:id``.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import re
-import tarfile
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import quote
 
-from lanterna.config import state_dir
-from lanterna.readonly_http import EtagCache, Provider, ReadOnlyClient
-from lanterna.sources import RepoFile, Snapshot, SourceError, tenant_token
-from lanterna_gitlab_pat.settings import TOKEN_ENV, GitLabSettings
+from lanterna.codehost import HostAPI, archive_files, files_under, text_of
+from lanterna.readonly_http import Provider
+from lanterna.sources import RepoFile, Snapshot, SourceError
+from lanterna_gitlab_pat.host import HOST
 
 PROVIDER = Provider(
     name="GitLab",
@@ -52,38 +49,13 @@ def _state(state: str) -> str:
     return STATES[state]
 
 
-class GitLab:
-    def __init__(self, client: ReadOnlyClient, settings: GitLabSettings) -> None:
-        self.client = client
-        self.settings = settings
+class GitLab(HostAPI):
+    host = HOST
+    provider = PROVIDER
 
-    def __enter__(self) -> GitLab:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.client.close()
-
-    @classmethod
-    def for_current_tenant(cls) -> GitLab:
-        """A client with the token of the running request's tenant."""
-        from lanterna.guard import current_request
-        from lanterna.plugins import get_host
-
-        host = get_host()
-        settings = GitLabSettings.from_config(host.config)
-        token = tenant_token(host, "gitlab", TOKEN_ENV, "GitLab")
-        tenant = current_request().tenant or ""
-        key = hashlib.sha256(f"{tenant}\n{settings.base_url}".encode()).hexdigest()[:24]
-        client = ReadOnlyClient(
-            settings.base_url,
-            PROVIDER,
-            {"private-token": token},
-            timeout=settings.timeout,
-            max_wait=settings.max_wait,
-            backoff=settings.backoff,
-            cache=EtagCache(state_dir() / "http-cache" / "gitlab" / key),
-        )
-        return cls(client, settings)
+    @staticmethod
+    def auth(token: str) -> dict[str, str]:
+        return {"private-token": token}
 
     # -- identity ----------------------------------------------------------------------
 
@@ -190,9 +162,7 @@ class GitLab:
         ]
 
     def list_files(self, project: str, path: str = "", ref: str | None = None) -> list[RepoFile]:
-        files = self.tree(project, self.commit_sha(project, ref))
-        prefix = path.strip("/")
-        return [f for f in files if not prefix or f.path == prefix or f.path.startswith(prefix + "/")]
+        return files_under(self.tree(project, self.commit_sha(project, ref)), path)
 
     def read(self, project: str, path: str, ref: str | None = None) -> str:
         path = path.strip("/")
@@ -202,9 +172,7 @@ class GitLab:
         answer = self.client.get_ok(
             f"/projects/{_id(project)}/repository/files/{quote(path, safe='')}/raw", what, {"ref": ref}
         )
-        if b"\x00" in answer.content[:8192]:
-            raise SourceError(f"{what} is a binary file; Lanterna reads text only")
-        return answer.content.decode("utf-8", errors="replace")
+        return text_of(answer.content, what)
 
     def search(self, query: str, project: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
         params = {"scope": "blobs", "search": query}
@@ -306,19 +274,7 @@ class GitLab:
         data = self.client.get_ok(
             f"/projects/{pid}/repository/archive.tar.gz", f"the archive of {project}@{sha[:12]}", {"sha": sha}
         ).content
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
-            for member in archive:
-                if not member.isfile():
-                    continue
-                path = member.name.split("/", 1)[1] if "/" in member.name else member.name
-                if path in wanted:
-                    handle = archive.extractfile(member)
-                    if handle is not None:
-                        yield path, handle.read()
-
-    def _stats(self) -> dict[str, Any]:
-        s = self.client.stats
-        return {"requests": s.requests, "not_modified": s.not_modified, "cached": s.cached, "bytes": s.bytes}
+        return archive_files(data, wanted)
 
 
 def _int(value: str | None) -> int | None:

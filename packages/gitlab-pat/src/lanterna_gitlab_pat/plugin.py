@@ -20,9 +20,10 @@ class GitLabPlugin:
 
     @hookimpl
     def register_code_sources(self, register: Callable[..., None]) -> None:
-        from lanterna_gitlab_pat.source import GitLabSource
+        from lanterna.codehost import HostSource
+        from lanterna_gitlab_pat.host import HOST
 
-        register(GitLabSource())
+        register(HostSource(HOST))
 
     @hookimpl
     def register_mcp_tools(self, register: Callable[..., None]) -> None:
@@ -32,6 +33,7 @@ class GitLabPlugin:
 
     @hookimpl
     def register_commands(self, cli: Any) -> None:
-        from lanterna_gitlab_pat.commands import app
+        from lanterna.codehost import command_group
+        from lanterna_gitlab_pat.host import HOST
 
-        cli.add_typer(app, name="gitlab")
+        cli.add_typer(command_group(HOST), name=HOST.name)

@@ -6,13 +6,13 @@ Imported when tools are listed: no HTTP library at module level.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from lanterna.codehost import register_tools
+from lanterna_gitlab_pat.host import HOST
 
-def _api() -> Any:
-    from lanterna_gitlab_pat.api import GitLab
-
-    return GitLab.for_current_tenant()
+_api = HOST.client
 
 
 def gitlab_repos(limit: int = 50) -> list[dict[str, Any]]:
@@ -75,12 +75,7 @@ def gitlab_issue(repo: str, number: int) -> dict[str, Any]:
         return api.issue(repo, number)
 
 
-def _per_repo(arguments: dict[str, Any]) -> str:
-    repo = str(arguments.get("repo") or "*").strip().strip("/")
-    return f"repo:gitlab:{repo}"
-
-
-#: (tool, guard action, title). Every tool only reads, from GitLab: read only, open world.
+#: (tool, guard action, title)
 TOOLS = (
     (gitlab_repos, "gitlab.repos", "List GitLab projects"),
     (gitlab_repo, "gitlab.read", "GitLab project metadata"),
@@ -93,9 +88,7 @@ TOOLS = (
     (gitlab_issues, "gitlab.issues", "List GitLab issues"),
     (gitlab_issue, "gitlab.issues", "Read a GitLab issue"),
 )
-HINTS = {"readOnlyHint": True, "destructiveHint": False, "idempotentHint": True, "openWorldHint": True}
 
 
-def register(register: Any) -> None:
-    for fn, action, title in TOOLS:
-        register(fn, name=fn.__name__, action=action, resource=_per_repo, title=title, annotations=HINTS)
+def register(register: Callable[..., None]) -> None:
+    register_tools(register, HOST, TOOLS)
