@@ -94,7 +94,7 @@ def cloud_stubs(session: nox.Session) -> None:
     shutil.rmtree(outdir, ignore_errors=True)
     session.install("build")
     wheels = [build_wheel(session, folder, outdir) for folder in (CORE, "packages/cloud-stubs")]
-    session.install(*map(str, wheels), *TEST_DEPS)
+    session.install(*map(str, wheels), *TEST_DEPS, *TEST_PLUGINS)  # tests/testing's harness loads the test plugins
     session.run("pytest", "tests/cloud_stubs", "tests/testing", *session.posargs)
 
 

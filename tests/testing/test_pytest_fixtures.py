@@ -21,7 +21,7 @@ def test_the_host_holds_only_the_plugins_under_test(lanterna_host: PluginHost) -
     loaded = {p.name for p in lanterna_host.plugins if p.status == "loaded" and not p.builtin}
     assert loaded == {"good", "mcp_tools", "lanterna-test-tenancy"}
     blocked = {p.name for p in lanterna_host.plugins if p.status == "blocked"}
-    assert {"cloud", "guard_probe", "import-error"} <= blocked
+    assert {"guard_probe", "import-error"} <= blocked
 
 
 def test_the_test_tenancy_takes_the_tenant_from_the_request(lanterna_host: PluginHost, lanterna_request) -> None:
