@@ -60,6 +60,21 @@ BUSY_TIMEOUT_S = 5.0
 RETRY_S = 30.0
 
 
+def usage_row(event: UsageEvent) -> tuple[Any, ...]:
+    """The ``usage`` table's columns for ``event``, in order (SQLite and PostgreSQL alike)."""
+    return (
+        event.id,
+        event.tenant,
+        event.user,
+        event.action,
+        event.resource,
+        event.units,
+        event.outcome,
+        event.duration_ms,
+        event.time,
+    )
+
+
 @dataclass(frozen=True)
 class MeterEvent:
     """One outbox entry, in the shape of Stripe's ``POST /v1/billing/meter_events`` body."""
@@ -171,17 +186,7 @@ class Metering:
         meter = self.meter_event(event)
         cur = conn.execute(
             "INSERT OR IGNORE INTO usage VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                event.id,
-                event.tenant,
-                event.user,
-                event.action,
-                event.resource,
-                event.units,
-                event.outcome,
-                event.duration_ms,
-                event.time,
-            ),
+            usage_row(event),
         )
         if cur.rowcount != 1:
             return False

@@ -18,7 +18,7 @@ from typing import Any
 
 from lanterna.types import Plan, UsageEvent, UsageSummary
 from lanterna_cloud_stubs.database import SCHEMA, Database
-from lanterna_cloud_stubs.metering import PENDING_TTL, QUOTA_LIMIT, MeterEvent, _duration, meter_event
+from lanterna_cloud_stubs.metering import PENDING_TTL, QUOTA_LIMIT, MeterEvent, _duration, meter_event, usage_row
 
 S = SCHEMA
 
@@ -74,17 +74,7 @@ class PgMetering:
         with self.db.transaction() as conn:
             cur = conn.execute(
                 f"INSERT INTO {S}.usage VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
-                (
-                    event.id,
-                    event.tenant,
-                    event.user,
-                    event.action,
-                    event.resource,
-                    event.units,
-                    event.outcome,
-                    event.duration_ms,
-                    event.time,
-                ),
+                usage_row(event),
             )
             inserted = cur.rowcount == 1
             if inserted:
