@@ -19,6 +19,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pwd
 
 SYSTEM_USER = "pgserver"
 URL_FILE = "url"
@@ -60,12 +64,10 @@ class PostgresServer:
     def start(self) -> PostgresServer:
         self.root.mkdir(parents=True, exist_ok=True)
         if self.user is not None:
-            import pwd
-
             os.chmod(self.root, 0o755)
             if not self.data.exists():
                 self.data.mkdir(mode=0o700)
-            entry = pwd.getpwnam(self.user)
+            entry = _ensure_user(self.user)
             os.chown(self.data, entry.pw_uid, entry.pw_gid)
         if not (self.data / "PG_VERSION").exists():
             self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
@@ -124,6 +126,20 @@ class PostgresServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _ensure_user(user: str) -> pwd.struct_passwd:
+    """The system user the server runs as, created (``useradd``) on a machine that has none yet:
+    Pixeltable creates it only when its own embedded server first starts."""
+    import pwd
+
+    try:
+        return pwd.getpwnam(user)
+    except KeyError:
+        done = subprocess.run(["useradd", "-s", "/bin/bash", user], capture_output=True, text=True, check=False)
+        if done.returncode not in (0, 9):  # 9: created meanwhile by another process
+            raise RuntimeError(f"useradd {user} failed ({done.returncode}): {done.stderr.strip()}") from None
+        return pwd.getpwnam(user)
 
 
 def _ids(user: str) -> tuple[int, int]:
