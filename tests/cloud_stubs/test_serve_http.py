@@ -123,8 +123,18 @@ def test_every_mcp_request_needs_a_valid_key(cloud: Cloud, operator_repo: Path) 
         assert "x" * 43 not in json.dumps(body)
         status, _ = post(url, INITIALIZE, authorization=f"Bearer {key}")
         assert status == 200
+        # a key claiming another tenant is refused, and the audit says whose key tried it
+        status, body = post(url, INITIALIZE, authorization=f"Bearer {key}", **{"x-tenant-id": "beta"})
+        assert status == 401 and "belongs to another tenant" in body["error"]["message"]
     finally:
         stop_server(proc)
+    record = next(r for r in cloud.plugin.keys.records() if r.tenant == "acme")
+    events = [json.loads(line) for line in cloud.audit_lines()]
+    spoof = [e for e in events if e["kind"] == "security" and "another tenant" in e["message"]]
+    assert len(spoof) == 1, events
+    assert spoof[0]["tenant"] == "acme" and spoof[0]["actor"] == "acme-user"
+    assert spoof[0]["detail"]["key_id"] == record.id and spoof[0]["detail"]["path"] == "/mcp"
+    assert key not in "\n".join(cloud.audit_lines())
 
 
 async def session_calls(url: str, key: str) -> dict[str, Any]:

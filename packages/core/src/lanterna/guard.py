@@ -62,12 +62,24 @@ def resolve_tenant(host: PluginHost, request: RequestContext) -> RequestContext:
 class Denied(Exception):
     """The guard refused an operation. ``str()`` is one line saying why and what to do."""
 
-    def __init__(self, stage: str, reason: str, detail: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        stage: str,
+        reason: str,
+        detail: dict[str, str] | None = None,
+        *,
+        tenant: str | None = None,
+        user: str | None = None,
+    ) -> None:
         super().__init__(reason)
         self.stage = stage
         self.reason = reason
         #: What the audit and security events record beyond the reason (e.g. a key id).
         self.detail = detail or {}
+        #: Whose credential was refused, when the tenancy plugin knows (a valid key claiming
+        #: another tenant): the events name them instead of nobody.
+        self.tenant = tenant
+        self.user = user
 
 
 class Guard:
@@ -201,7 +213,9 @@ class Operation:
                 # who was refused, when the plugin knows: the audit names them, not "nobody"
                 self.request = replace(request, tenant=refusal.tenant, user=refusal.user or request.user)
                 detail = {"key_id": refusal.key_id} if refusal.key_id else {}
-                raise Denied("tenancy", f"request refused: {refusal}", detail) from None
+                raise Denied(
+                    "tenancy", f"request refused: {refusal}", detail, tenant=refusal.tenant, user=refusal.user
+                ) from None
             raise Denied("tenancy", f"request refused: {failure}") from None
         if identity is None:
             raise Denied("tenancy", "no tenant could be resolved for this request; configure a tenancy plugin")

@@ -62,8 +62,10 @@ def require_credentials(app: ASGIApp, host: PluginHost) -> ASGIApp:
                 kind="tenancy.denied",
                 severity="warning",
                 message=denial.reason,
+                tenant=denial.tenant,
+                actor=denial.user,
                 request_id=request.request_id,
-                detail={"method": scope.get("method", ""), "path": scope.get("path", "")},
+                detail={"method": scope.get("method", ""), "path": scope.get("path", ""), **denial.detail},
             )
             await anyio.to_thread.run_sync(lambda: host.call("record_security_event", isolate=True, event=event))
             return await _unauthorized(send, denial.reason)
