@@ -178,3 +178,15 @@ async def test_each_tenant_sees_only_its_own_repository_over_http(
     assert "bravo first commit" in b["session_log"][1] and "alpha" not in json.dumps(b)
     for error, text in c.values():
         assert error and "no repository is configured for tenant 'tenant-c'" in text and "[session.repos]" in text
+    # authorization and the audit name the repository each tenant was served, never the operator's
+    events = [json.loads(line) for line in cloud.audit_lines()]
+    resources: dict[str, set[str]] = {}
+    for event in events:
+        if event.get("kind") == "audit" and event["action"].startswith("session."):
+            resources.setdefault(event["tenant"], set()).add(event["resource"])
+    assert resources == {
+        "tenant-a": {f"repo:{repo_a.resolve()}"},
+        "tenant-b": {f"repo:{repo_b.resolve()}"},
+        "tenant-c": {"repo:(none)"},
+    }
+    assert str(operator_repo) not in "\n".join(cloud.audit_lines())

@@ -89,12 +89,19 @@ class Guard:
         self.audit_fail_closed = bool(host.config.get("guard", "audit_fail_closed", False) if flag is None else flag)
 
     def operation(
-        self, request: RequestContext, action: str, resource: str = "", *, feature: str | None = None
+        self,
+        request: RequestContext,
+        action: str,
+        resource: str | Callable[[], str] = "",
+        *,
+        feature: str | None = None,
     ) -> Operation:
         """A context manager around one operation: ``with guard.operation(...) as op: ...``.
 
         Entering runs the checks and raises ``Denied``; ``op.request`` is the request with its
         tenant resolved and ``op.plan`` the plan in force. Leaving records usage and audit.
+        A callable ``resource`` is called once the tenant is resolved, with ``current_request()``
+        set, for a resource that depends on the caller (a tenant's own repository).
         """
         return Operation(self, request, action, resource, feature)
 
@@ -113,13 +120,33 @@ class Guard:
 
 
 class Operation:
-    __slots__ = ("action", "feature", "guard", "plan", "request", "resource", "stage", "started", "token")
+    __slots__ = (
+        "action",
+        "feature",
+        "guard",
+        "pending_resource",
+        "plan",
+        "request",
+        "resource",
+        "stage",
+        "started",
+        "token",
+    )
 
-    def __init__(self, guard: Guard, request: RequestContext, action: str, resource: str, feature: str | None) -> None:
+    def __init__(
+        self,
+        guard: Guard,
+        request: RequestContext,
+        action: str,
+        resource: str | Callable[[], str],
+        feature: str | None,
+    ) -> None:
         self.guard = guard
         self.request = request
         self.action = action
-        self.resource = resource
+        # A callable resource is known only once the tenant is: until then it is "".
+        self.pending_resource = resource if callable(resource) else None
+        self.resource = "" if callable(resource) else resource
         self.feature = feature
         self.plan: Plan = FREE_PLAN
         self.started = 0.0
@@ -148,6 +175,8 @@ class Operation:
         try:
             self.stage = "tenant_from_request"
             self.request = self._resolve_tenant(host)
+            if self.pending_resource is not None:
+                self.resource = self._resolve_resource(self.pending_resource)
             self.stage = "active_plan"
             self.plan = self._plan(host)
             if self.feature is not None and not self.plan.allows(self.feature):
@@ -169,6 +198,13 @@ class Operation:
             if denial.stage in ("tenancy", "authorize"):
                 self._security_event(denial)
             raise
+
+    def _resolve_resource(self, resource: Callable[[], str]) -> str:
+        token = _current_request.set(self.request)
+        try:
+            return resource()
+        finally:
+            _current_request.reset(token)
 
     def begin(self) -> None:
         self.token = _current_request.set(self.request)

@@ -156,6 +156,7 @@ class RegisterTool(Protocol):
     - ``action``: the guard action, ``tool.<name>`` by default.
     - ``resource``: a string, or a callable that gets the tool's arguments as one dict and
       returns a string (``lambda args: f"repo:{args['path']}"``); ``tool:<name>`` by default.
+      The guard calls it once the caller is resolved, so it may use ``current_request()``.
     - ``feature``: an entitlement the tool needs.
     - ``title``: the human-readable name clients show (default: from the tool's name).
     - ``annotations``: the MCP hints clients use to decide what may run without asking, a

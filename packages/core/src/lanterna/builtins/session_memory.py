@@ -60,7 +60,11 @@ class SessionMemory:
         return GitRepo(self.repo_path())
 
     def resource(self, _arguments: dict[str, Any]) -> str:
-        return f"repo:{self.repo_path().resolve()}"
+        """The repository the call will read (the guard computes it once the tenant is known)."""
+        try:
+            return f"repo:{self.repo_path().resolve()}"
+        except GitError:  # a tenant without a repository: the tool itself refuses, and that is recorded
+            return "repo:(none)"
 
     def diff_bytes(self) -> int:
         return int(self.config.get("session", "max_diff_bytes", DEFAULT_DIFF_BYTES))
@@ -139,5 +143,5 @@ def _guarded_request() -> RequestContext | None:
 
     try:
         return current_request()
-    except RuntimeError:  # not inside a guarded operation (the resource of a call about to be checked)
+    except RuntimeError:  # not inside a guarded operation
         return None

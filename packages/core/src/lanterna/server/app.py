@@ -117,10 +117,13 @@ def guarded_tool(
         hints[CONTEXT_PARAMETER] = Context
     return_annotation = hints.get("return", signature.return_annotation)
 
-    def prepare(kwargs: dict[str, Any]) -> tuple[RequestContext, str]:
+    def prepare(kwargs: dict[str, Any]) -> tuple[RequestContext, str | Callable[[], str]]:
         ctx = kwargs[context_name] if own_context else kwargs.pop(context_name, None)
         arguments = {k: v for k, v in kwargs.items() if k != context_name}
-        return request_from_context(ctx, transport), spec.resource_for(arguments)
+        if isinstance(spec.resource, str):
+            return request_from_context(ctx, transport), spec.resource
+        # computed by the guard once the caller is known: it may depend on the tenant
+        return request_from_context(ctx, transport), lambda: spec.resource_for(arguments)
 
     def failure(exc: BaseException, arguments: dict[str, Any]) -> MCPToolError:
         if isinstance(exc, Denied):

@@ -11,7 +11,9 @@ How a plugin registers tools (the ``register_mcp_tools`` hook)::
     def register_mcp_tools(self, register):
         register(self.search, action="memory.search", resource="memory:default")
 
-``register`` is described by ``lanterna.types.RegisterTool``. Import ``Context`` only under
+``register`` is described by ``lanterna.types.RegisterTool``. A ``resource`` callable is
+called with the call's arguments once the guard has resolved the caller, so it may use
+``lanterna.guard.current_request()`` (a tenant's own repository, say). Import ``Context`` only under
 ``if TYPE_CHECKING:``: the server resolves the name itself, and your plugin module stays
 free of the MCP import, which costs every ``lanterna`` command over a second. Raise
 ``lanterna.errors.UserError("what went wrong; what to do")`` (or a subclass, such as
