@@ -26,6 +26,11 @@ class Echo(FakeServer):
             return Reply(200, {"value": 1}, {"etag": '"v1"'})
         if path == "/away":
             return Reply(302, b"", {"location": f"{self.target}/landed"})
+        if path.startswith("/echo/"):  # a host that quotes the credential back in its error
+            _, _, how, status = path.split("/")
+            quoted = seen.headers.get("authorization", "")
+            quoted = quoted.removeprefix("Bearer ") if how == "bare" else quoted
+            return Reply(int(status), {"message": f"token {quoted} is not valid here"})
         if path == "/list":
             return Reply(200, [1, 2], {"link": f'<{self.target}/list?page=2>; rel="next"'})
         return Reply(200, {"path": path})
@@ -93,3 +98,16 @@ def test_an_unreachable_host_is_a_one_line_error_without_the_token():
         c.get("/x")
     message = str(caught.value)
     assert message.startswith("cannot reach Host at http://127.0.0.1:9") and SECRET not in message
+
+
+@pytest.mark.parametrize("how", ["full", "bare"])
+@pytest.mark.parametrize("status", [401, 403, 404, 422])
+def test_a_host_quoting_the_token_in_its_error_does_not_put_it_in_the_message(servers, status, how):
+    api, _ = servers
+    with client(api.base_url) as c, pytest.raises(HTTPFailure) as caught:
+        c.get_ok(f"/echo/{how}/{status}", "the thing")
+    message = str(caught.value)
+    assert caught.value.status == status and "\n" not in message
+    assert SECRET not in message and SECRET[:12] not in message
+    if status in (401, 422):  # these quote the host's reason
+        assert "token [token] is not valid here" in message

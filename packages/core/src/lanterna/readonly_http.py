@@ -322,7 +322,7 @@ class ReadOnlyClient:
         if status < 400:
             return answer
         name = self.provider.name
-        detail = _error_detail(answer)
+        detail = _error_detail(answer, self._scrub)
         if status == 401:
             cause = f" ({detail})" if detail else ""
             raise HTTPFailure(
@@ -343,6 +343,15 @@ class ReadOnlyClient:
             )
         suffix = f": {detail}" if detail else ""
         raise HTTPFailure(f"{name} answered {status} for {what}{suffix}", status)
+
+    def _scrub(self, text: str) -> str:
+        """``text`` (a host's own words) without the credentials this client sends."""
+        for value in self.auth_headers.values():
+            # the bare token too: "Bearer <token>" may be quoted without its scheme
+            for secret in (value, *value.split()[1:]):
+                if len(secret) >= 8:
+                    text = text.replace(secret, "[token]")
+        return text
 
     def get_ok(self, path: str, what: str, params: Mapping[str, Any] | None = None, **kwargs: Any) -> Answer:
         return self.check(self.get(path, params, **kwargs), what)
@@ -409,8 +418,9 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
-def _error_detail(answer: Answer) -> str:
-    """The host's own one-line reason (``message``, ``error_description``), shortened."""
+def _error_detail(answer: Answer, scrub: Callable[[str], str] = str) -> str:
+    """The host's own one-line reason (``message``, ``error_description``), passed through
+    ``scrub``, shortened."""
     try:
         body = answer.json()
     except ValueError:
@@ -418,4 +428,4 @@ def _error_detail(answer: Answer) -> str:
     if not isinstance(body, dict):
         return ""
     text = body.get("error_description") or body.get("message") or body.get("error") or ""
-    return " ".join(str(text).split())[:160]
+    return scrub(" ".join(str(text).split()))[:160]
