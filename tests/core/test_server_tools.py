@@ -299,3 +299,26 @@ async def test_a_failing_tool_logs_where_it_failed_but_not_its_arguments_or_sql_
     assert "leaky_store" in log and "RuntimeError" in log and "KeyError" in log
     assert "[parameters: redacted]" in log and "in leaky_store" in log  # the stack is kept
     assert secret not in log and "patient 4711" not in log
+
+
+def test_a_plugin_may_give_the_sdk_s_tool_annotations_title_included() -> None:
+    from mcp.types import ToolAnnotations
+
+    from lanterna.server.tools import ToolRegistry
+
+    def lookup(word: str) -> str:
+        """Reads a dictionary."""
+        return word
+
+    registry = ToolRegistry()
+    registry.registrar("dictionary")(
+        lookup, annotations=ToolAnnotations(title="Look a word up", readOnlyHint=True, openWorldHint=False)
+    )
+    spec = registry.tools["lookup"]
+    assert spec.title == "Look a word up"
+    assert spec.annotations == {
+        "readOnlyHint": True,
+        "destructiveHint": True,  # left out: MCP's cautious default
+        "idempotentHint": False,
+        "openWorldHint": False,
+    }

@@ -127,7 +127,8 @@ class ToolRegistry:
         ) -> None:
             try:
                 spec = self._spec(plugin, fn, name, description, action, resource, feature)
-                spec = replace(spec, title=title or _title_from(spec.name), annotations=_hints(spec.name, annotations))
+                title = title or getattr(annotations, "title", None) or _title_from(spec.name)
+                spec = replace(spec, title=title, annotations=_hints(spec.name, annotations))
             except RegistrationError as exc:
                 self.rejected.append((plugin, str(exc)))
                 log.warning("plugin '%s': tool not registered: %s", plugin, exc)
