@@ -234,6 +234,11 @@ async def test_a_commit_touching_many_files_lists_the_first_ones_and_counts_the_
         ("((ab)*c)*", "repeats a group that itself repeats"),
         ("(x(a{2,5})y){2}", "repeats a group that itself repeats"),
         ("a{0,101}", "repeats 101 times"),
+        # a quantifier on a quantifier is a nested repetition without a group: git runs until killed
+        ("a{0,100}{0,100}{0,100}", "repeats a repetition"),
+        ("x*{2}", "repeats a repetition"),
+        # back-references make git's matcher backtrack: seven of them run until killed
+        ("(a*)(a*)(a*)(a*)(a*)(a*)(a*)\\7\\6\\5\\4\\3\\2\\1x", "back-references"),
     ],
 )
 async def test_costly_regex_searches_are_refused_before_git_runs(repo: Path, pattern: str, says: str) -> None:

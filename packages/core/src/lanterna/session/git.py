@@ -314,7 +314,9 @@ def check_search(query: str, regex: bool) -> None:
     """Refuse a commit-search query that could keep git busy: too long, or a costly regex.
 
     A regex may not repeat more than ``MAX_REPEAT`` times, nor repeat a group that itself
-    repeats (``(a+)+``, ``(a{1,9}){1,9}``): git's regex engine pays the product of the counts.
+    repeats (``(a+)+``, ``(a{1,9}){1,9}``) or a repetition (``a{1,9}{1,9}``): git's regex
+    engine pays the product of the counts. Back-references (``\\1``) are refused too: they make
+    the matcher backtrack.
     """
     if len(query) > MAX_QUERY_CHARS:
         raise GitError(f"the search query has {len(query)} characters; give at most {MAX_QUERY_CHARS}")
@@ -329,6 +331,7 @@ def _check_regex(pattern: str) -> None:
     # group is a nested repetition.
     open_groups: list[bool] = []
     group_before_repeats = False
+    after_quantifier = False
     i = 0
     while i < len(pattern):
         end = _quantifier_end(pattern, i)
@@ -341,13 +344,25 @@ def _check_regex(pattern: str) -> None:
                     "the regular expression repeats a group that itself repeats, e.g. (a+)+ or (a{1,9}){1,9};"
                     " rewrite it without the nested repetition"
                 )
+            if after_quantifier:
+                raise GitError(
+                    "the regular expression repeats a repetition, e.g. a{1,9}{1,9} or a*{2};"
+                    " give one quantifier per item"
+                )
             if open_groups:
                 open_groups[-1] = True
+            after_quantifier = True
             i = end
             continue
         group_before_repeats = False
+        after_quantifier = False
         c = pattern[i]
         if c == "\\":
+            if pattern[i + 1 : i + 2] in tuple("123456789"):
+                raise GitError(
+                    "the regular expression uses back-references (\\1 to \\9), which commit search does not"
+                    " support; search without them"
+                )
             i += 2
             continue
         if c == "[":
