@@ -101,6 +101,11 @@ async def test_every_memory_tool_sends_its_user_error_to_the_client(
             "search service": await error_of(client, "memory_search", {"query": "cache", "service": "ghost"}),
             "search kind": await error_of(client, "memory_search", {"query": "cache", "kind": "poem"}),
             "search limit": await error_of(client, "memory_search", {"query": "cache", "limit": 0}),
+            "search per_file": await error_of(client, "memory_search", {"query": "cache", "per_file": 0}),
+            "search long": await error_of(client, "memory_search", {"query": "cache " * 200}),
+            "search name": await error_of(client, "memory_search", {"query": "cache", "service": "bad name!"}),
+            "list name": await error_of(client, "memory_list", {"service": "bad name!"}),
+            "note name": await error_of(client, "memory_remember", {"text": "x", "service": "bad name!"}),
             "list kind": await error_of(client, "memory_list", {"kind": "poem"}),
             "remember empty": await error_of(client, "memory_remember", {"text": " "}),
             "adr empty": await error_of(client, "memory_add_adr", {"title": "Queues", "text": ""}),
@@ -120,6 +125,14 @@ async def test_every_memory_tool_sends_its_user_error_to_the_client(
     assert errors["search service"] == "unknown service 'ghost'; `lanterna services` lists the ingested ones"
     assert errors["search kind"].startswith("unknown kind 'poem'; use one of code, doc")
     assert errors["search limit"] == "limit must be between 1 and 200"
+    assert errors["search per_file"] == "per_file must be at least 1 (chunks of one file among the results)"
+    # 200 x "cache ", stripped: 1,199 characters
+    assert errors["search long"] == (
+        "the search query has 1199 characters; use at most 1000 (a question or a few identifiers)"
+    )
+    bad_name = "'bad name!' is not a service name: use 1-100 letters, digits and . _ - / : @ + (no spaces)"
+    assert errors["search name"].startswith(bad_name)
+    assert errors["list name"] == errors["note name"] == errors["search name"]
     assert errors["list kind"].startswith("unknown kind 'poem'")
     assert errors["remember empty"] == "the note is empty; give its text"
     assert errors["adr empty"] == "the adr is empty; give its text"
