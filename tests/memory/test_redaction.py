@@ -96,6 +96,34 @@ def test_every_planted_shape_is_redacted(rel: str) -> None:
     assert result.text.count("\n") == original.count("\n")  # line numbers of the rest stay right
 
 
+#: More shapes a secret takes in real projects: (path, text, the secret value).
+MORE_SHAPES = [
+    ("pyproject.toml", '[tool.deploy]\ntoken = "{v}"\n', "Zx8Yw7Vu6Ts5" + "Rq4Po3Nm2"),
+    ("infra/main.tf", 'resource "db" "main" {{\n  password = "{v}"\n}}\n', "Hunter2" + "Pass"),
+    ("app/cache.py", 'CACHE_URL = "redis://:{v}@cache:6379/0"\n', "Hunter2" + "Pass"),
+    ("config/aws", "[default]\naws_secret_access_key = {v}\n", "wJalrXUtnFEMI/K7MDENG" + "/bPxRfiCY9Zq3Lk2Pw8"),
+    ("deploy/run.sh", 'export API_TOKEN="{v}"\n', "Zx8Yw7Vu6Ts5" + "Rq4Po3Nm2"),
+    ("Dockerfile", "FROM python:3.12\nENV DB_PASSWORD={v}\n", "Hunter2" + "Pass"),
+    ("lib/client.rb", 'config = {{ api_key: "{v}" }}\n', "Zx8Yw7Vu6Ts5" + "Rq4Po3Nm2"),
+    ("cmd/db.go", 'var dbPassword = "{v}"\n', "pw12"),
+    ("app/keys.py", 'CLIENT_SECRET = "{v}"\n', "9f8e7d6c5b4a" + "3f2e1d0c"),
+    (
+        "gcp/prod-runner.json",
+        '{{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----\\n{v}\\n'
+        '-----END PRIVATE KEY-----\\n"}}\n',
+        "MIIEvQIBADANBgkq" + "hkiG9w0BAQEFAASC",
+    ),
+]
+
+
+@pytest.mark.parametrize(("rel", "template", "value"), MORE_SHAPES, ids=[s[0] for s in MORE_SHAPES])
+def test_more_shapes_are_redacted(rel: str, template: str, value: str) -> None:
+    original = template.format(v=value)
+    result = redact(original, rel)
+    assert value not in result.text and REDACTED in result.text, result.text
+    assert result.text.count("\n") == original.count("\n")
+
+
 @pytest.mark.parametrize(
     "code",
     [
