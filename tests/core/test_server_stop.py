@@ -1,0 +1,122 @@
+"""Ctrl-C on the HTTP server: a call in flight finishes and gets its answer, then the server stops."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import signal
+import socket
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from lanterna import hookimpl
+from lanterna.plugins import get_host
+from lanterna.server.app import build_server
+from lanterna.server.http import GracefulServer, http_app
+
+CALL_SECONDS = 1.5
+
+
+class SlowTool:
+    def __init__(self) -> None:
+        self.started = threading.Event()
+
+    @hookimpl
+    def register_mcp_tools(self, register: Any) -> None:
+        def slow_answer() -> str:
+            """Answers after a while."""
+            self.started.set()
+            time.sleep(CALL_SECONDS)
+            return "the answer"
+
+        register(slow_answer, annotations={"readOnlyHint": True, "destructiveHint": False, "openWorldHint": False})
+
+
+def graceful_server(app: Any, in_flight: Any, port: int) -> GracefulServer:
+    """The server ``serve_http`` runs, on loopback (its bind keyword is ``address``, formerly ``host``)."""
+    keyword = "address" if "address" in inspect.signature(GracefulServer).parameters else "host"
+    return GracefulServer(app, in_flight, port=port, **{keyword: "127.0.0.1"})
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def _call(url: str, answers: list[tuple[bool, Any, float]]) -> None:
+    """Call the slow tool; its answer (error flag, content, time) goes to ``answers``."""
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    with contextlib.suppress(Exception):  # closing the session may race with the server's stop
+        async with Client(streamable_http_client(url)) as client:
+            result = await client.call_tool("slow_answer", {})
+            answers.append((result.is_error, result.structured_content, time.monotonic()))
+
+
+def test_ctrl_c_lets_the_call_in_flight_finish_then_stops_within_a_second(capfd: pytest.CaptureFixture[str]) -> None:
+    host = get_host()
+    tool = SlowTool()
+    host.register(tool, "slow")
+    port = _free_port()
+    app, in_flight = http_app(build_server(host, transport="http"), host, "127.0.0.1", port)
+    server = graceful_server(app, in_flight, port)
+    stopped_at: list[float] = []
+
+    def serve() -> None:
+        asyncio.run(server.serve())
+        stopped_at.append(time.monotonic())
+
+    serving = threading.Thread(target=serve, daemon=True)
+    serving.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert serving.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.02)
+
+    answers: list[tuple[bool, Any, float]] = []
+    calling = threading.Thread(target=asyncio.run, args=(_call(f"http://127.0.0.1:{port}/mcp", answers),), daemon=True)
+    calling.start()
+    assert tool.started.wait(30), "the call did not reach the tool"
+    server.handle_exit(signal.SIGINT, None)  # what Ctrl-C does
+    calling.join(30)
+    serving.join(30)
+    assert not serving.is_alive() and not calling.is_alive()
+
+    [(is_error, content, answered_at)] = answers  # the call in flight was not cut off
+    assert (is_error, content) == (False, {"result": "the answer"})
+    assert stopped_at[0] - answered_at < 1.0  # and once it had its answer, the server stopped
+    assert "letting 1 call(s) in flight finish (Ctrl-C again to stop now)" in capfd.readouterr().err
+
+
+def test_a_second_ctrl_c_stops_at_once_without_waiting_for_the_call() -> None:
+    host = get_host()
+    tool = SlowTool()
+    host.register(tool, "slow")
+    port = _free_port()
+    app, in_flight = http_app(build_server(host, transport="http"), host, "127.0.0.1", port)
+    server = graceful_server(app, in_flight, port)
+    serving = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+    serving.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert serving.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.02)
+    answers: list[tuple[bool, Any, float]] = []
+    calling = threading.Thread(target=asyncio.run, args=(_call(f"http://127.0.0.1:{port}/mcp", answers),), daemon=True)
+    calling.start()
+    assert tool.started.wait(30)
+    started = time.monotonic()
+    server.handle_exit(signal.SIGINT, None)
+    time.sleep(0.2)
+    server.handle_exit(signal.SIGINT, None)
+    serving.join(30)
+    assert not serving.is_alive()
+    assert time.monotonic() - started < CALL_SECONDS  # it did not wait for the call to end
+    calling.join(30)
+    assert answers == []
