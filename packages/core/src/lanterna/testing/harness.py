@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from lanterna import hookimpl
 from lanterna.config import Config
 from lanterna.plugins import PluginHost
-from lanterna.types import Identity, RequestContext
+from lanterna.types import Identity, RequestContext, Transport
 
 if TYPE_CHECKING:
     from mcp.types import CallToolResult, Tool
@@ -173,15 +173,14 @@ class McpSession:
     waits for its answer. Use it as a context manager, or call ``close()``.
     """
 
-    def __init__(self, host: PluginHost, transport: str = "test") -> None:
+    def __init__(self, host: PluginHost, transport: Transport = "test") -> None:
         from anyio.from_thread import start_blocking_portal
         from mcp import Client
 
         from lanterna.server.app import build_server
 
         self.host = host
-        # (ignored for mypy) a harness host quacks like PluginHost without being one
-        self.server = build_server(host, transport=transport)  # type: ignore[arg-type]
+        self.server = build_server(host, transport=transport)
         self._stack = contextlib.ExitStack()
         try:
             self.portal = self._stack.enter_context(start_blocking_portal())
