@@ -109,10 +109,10 @@ class GracefulServer(uvicorn.Server):
     says that the server stopped and returns normally.
     """
 
-    def __init__(self, app: ASGIApp, in_flight: InFlight, *, host: str, port: int) -> None:
+    def __init__(self, app: ASGIApp, in_flight: InFlight, *, address: str, port: int) -> None:
         config = uvicorn.Config(
             app,
-            host=host,
+            host=address,  # uvicorn's name for the bind address
             port=port,
             log_level="warning",
             # (ignored for mypy) uvicorn hands this to asyncio, which takes a float; it is annotated int

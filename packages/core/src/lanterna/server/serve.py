@@ -141,7 +141,7 @@ def serve_http(host: PluginHost, address: str, port: int) -> None:
     _quiet_logging()
     app, in_flight = http_app(server, host, address, port)
     print(f"lanterna: serving MCP over streamable HTTP at http://{_url_host(address)}:{port}/mcp", file=sys.stderr)
-    uvicorn_server = GracefulServer(app, in_flight, host=address, port=port)
+    uvicorn_server = GracefulServer(app, in_flight, address=address, port=port)
     try:
         asyncio.run(uvicorn_server.serve())
     except KeyboardInterrupt:  # a second Ctrl-C while calls were still finishing
