@@ -28,7 +28,7 @@ ROOT = Path(__file__).parent
 CORE = "packages/core"
 TEST_PLUGINS = sorted(glob.glob("tests/plugins/*/"))
 TEST_DEPS = ["pytest>=8", "anyio>=4"]
-#: The plugin wheels of this repository (folder -> import package); later issues add theirs.
+#: The plugin wheels of this repository (folder -> import package); every packages/* folder but the core.
 PLUGIN_PACKAGES: dict[str, str] = {
     "packages/cloud-stubs": "lanterna_cloud_stubs",
     "packages/github-pat": "lanterna_github_pat",

@@ -87,3 +87,17 @@ def test_ci_runs_the_readme_test_command_which_installs_nothing_into_the_system_
     for command in (test_command, blocks[0]):
         # a distribution's python3 is externally managed (PEP 668): only a venv may be installed into
         assert "python3 -m pip" not in command and command.startswith("python3 -m venv ")
+
+
+def test_the_noxfile_names_every_plugin_package_of_the_repository():
+    """lint (mypy, deptry), tests and build cover every wheel in packages/ through PLUGIN_PACKAGES."""
+    tree = ast.parse((ROOT / "noxfile.py").read_text(encoding="utf-8"))
+    listed = next(
+        ast.literal_eval(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == "PLUGIN_PACKAGES"
+    )
+    folders = {f"packages/{p.parent.name}" for p in ROOT.glob("packages/*/pyproject.toml")} - {"packages/core"}
+    assert set(listed) == folders
+    for folder, package in listed.items():
+        assert (ROOT / folder / "src" / package / "__init__.py").is_file()
