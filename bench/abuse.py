@@ -1,6 +1,6 @@
 """What one abusive client costs everyone else: the worst search latency another tenant sees.
 
-    python bench/abuse.py [--chunks 4000] [--seconds 15] [--scenario search hook regex]
+    python bench/abuse.py [--chunks 4000] [--seconds 15] [--scenario search hook regex regex-allowed]
 
 Starts ``lanterna``'s streamable HTTP server on 127.0.0.1 (cloud-stubs loaded: API keys,
 policy, quota, usage, audit) over a store of ``--chunks`` code-like chunks (hashing embedder)
@@ -10,7 +10,9 @@ and a git repository, then, one scenario at a time, lets an attacker tenant send
   server's limits) from 4 concurrent clients;
 - hook: 50 concurrent calls (10 async, 40 plain tools) while a plugin's ``authorize`` sleeps
   ``--hook-sleep`` seconds for the attacker's tenant;
-- regex: 42 concurrent viewer calls of session_search_commits with ``(a{1,1000}){1,1000}``.
+- regex: 42 concurrent viewer calls of session_search_commits with ``(a{1,1000}){1,1000}``;
+- regex-allowed: the same with the costliest regex the server accepts that we know of
+  (``(.|a){1,100}`` sixteen times, then ``x``: ~4 s of git per search on 200 commits).
 
 Each attacker client sends one call at a time, at most one a second. Meanwhile a victim
 tenant calls memory_search in a loop; the script prints the victim's
@@ -42,6 +44,7 @@ MAX_VICTIM_CALLS = 2000
 #: measure calls that are expensive, not a request flood (rate limiting is another matter).
 ATTACKER_INTERVAL_S = 1.0
 REGEX = "(a{1,1000}){1,1000}"
+HEAVY_ALLOWED_REGEX = "(.|a){1,100}" * 16 + "x"
 
 
 def serve(port: int, hook_sleep: float) -> None:
@@ -71,13 +74,18 @@ def free_port() -> int:
 
 
 def heavy_query() -> str:
-    """As many identifier-like words as the server accepts, up to 100 (689 characters)."""
+    """The longest query the server accepts, all identifier-like words (it matches at most
+    ``MAX_IDENTIFIERS`` of them literally; without limits, 100 words: 689 characters)."""
     from lanterna.memory import search
 
-    limit = getattr(search, "MAX_IDENTIFIERS", 100)
-    max_chars = getattr(search, "MAX_QUERY_CHARS", 10_000)
-    words = [f"parse_cfg_{i:02d}" for i in range(min(limit, 100))]
-    return " ".join(words)[:max_chars]
+    max_chars = getattr(search, "MAX_QUERY_CHARS", 689)
+    words: list[str] = []
+    for i in range(10_000):
+        word = f"parse_cfg_{i:02d}"
+        if len(" ".join([*words, word])) > max_chars:
+            break
+        words.append(word)
+    return " ".join(words)
 
 
 def build_store(home: Path, chunks: int) -> None:
@@ -195,7 +203,7 @@ def main() -> int:
     parser.add_argument("--chunks", type=int, default=4000, help="chunks per tenant (victim and attacker)")
     parser.add_argument("--seconds", type=float, default=15.0, help="duration of each scenario")
     parser.add_argument("--hook-sleep", type=float, default=10.0)
-    parser.add_argument("--scenario", nargs="*", default=["search", "hook", "regex"])
+    parser.add_argument("--scenario", nargs="*", default=["search", "hook", "regex", "regex-allowed"])
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--victim", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -267,6 +275,7 @@ def main() -> int:
             "hook": [(slowpoke, "memory_ingest", {"path": str(repo), "service": "x"})] * 10
             + [(slowpoke, "session_status", {})] * 40,
             "regex": [(viewer, "session_search_commits", {"query": REGEX, "regex": True})] * 42,
+            "regex-allowed": [(viewer, "session_search_commits", {"query": HEAVY_ALLOWED_REGEX, "regex": True})] * 42,
         }
         for name in args.scenario:
             print(f"{name}: {len(plans[name])} attacker clients for {args.seconds:.0f} s")
