@@ -9,9 +9,11 @@ the servers (``--clients`` sessions in flight at once, ``--calls`` calls in all)
 
 1. one server, then three: admitted calls (must equal the quota), usage events, audit events,
    ``audit verify``, throughput and p50/p95 latency per call;
-2. three servers again (a fresh tenant), and one of them is killed with SIGKILL after a third of
-   the calls: every call the clients saw admitted must have its usage and its audit event, and
-   nothing may be counted twice.
+2. three servers again (a fresh tenant), and one of them is killed with SIGKILL while calls are
+   still being admitted (after half the quota's worth of calls, at most a third of the calls):
+   every call the clients saw admitted must have its usage and its audit event, and nothing
+   may be counted twice. Calls that fail (neither admitted nor denied by the quota) are
+   counted with their reasons.
 """
 
 from __future__ import annotations
@@ -39,7 +41,13 @@ class Run:
     denied: int = 0
     failed: int = 0
     latencies: list[float] = field(default_factory=list)
+    #: Why calls failed (neither admitted nor denied by the quota), counted by reason.
+    reasons: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+
+    def fail(self, reason: str) -> None:
+        self.failed += 1
+        self.reasons[reason] = self.reasons.get(reason, 0) + 1
 
 
 async def drive(servers: list[Server], key: str, calls: int, clients: int, run: Run, kill_after: int | None) -> None:
@@ -70,8 +78,8 @@ async def drive(servers: list[Server], key: str, calls: int, clients: int, run: 
                 started = time.perf_counter()
                 try:
                     result = await session.call("session_branch")
-                except Exception:  # noqa: BLE001 - counted as failed, never retried elsewhere
-                    run.failed += 1
+                except Exception as exc:  # noqa: BLE001 - counted as failed, never retried elsewhere
+                    run.fail(f"no answer ({type(exc).__name__})")
                     done += 1
                     return  # this client's server is gone: the other clients take the remaining calls
                 else:
@@ -82,7 +90,7 @@ async def drive(servers: list[Server], key: str, calls: int, clients: int, run: 
                     elif "quota reached" in text:
                         run.denied += 1
                     else:
-                        run.failed += 1
+                        run.fail(text[:90])
                 done += 1
                 if kill_after is not None and done == kill_after:
                     servers[-1].kill()
@@ -174,6 +182,8 @@ def report(run: Run, servers: int, c: dict[str, int], ok: bool, events: int, pro
         f" quota slots still pending {c['pending_slots']}; audit verify: {'pass' if ok else 'FAIL'}"
         f" ({events} events){'' if ok else ': ' + '; '.join(problems[:3])}"
     )
+    for reason, n in sorted(run.reasons.items(), key=lambda kv: -kv[1])[:3]:
+        print(f"  failed: {n} x {reason}")
 
 
 def main() -> int:
@@ -208,7 +218,8 @@ def main() -> int:
             key = new_key(pg_url, tenant)
             group = servers(count, tenant)
             run = Run(name)
-            kill_after = args.calls // 3 if kill else None
+            # while calls are still being admitted, so that admitted calls are in flight on it
+            kill_after = min(args.calls // 3, args.quota // 2) if kill else None
             asyncio.run(drive(group, key, args.calls, args.clients, run, kill_after))
             for server in group:
                 server.stop()
@@ -221,6 +232,10 @@ def main() -> int:
                 print(
                     f"  killed 1 of 3 servers after {kill_after} calls: {run.failed} calls failed at the client;"
                     f" admitted calls without usage or audit event: {max(lost, 0)}; counted twice: {twice}"
+                )
+                print(
+                    f"  recorded but never answered (ran on the killed server): {max(c['usage'] - run.admitted, 0)};"
+                    f" quota slots held by calls the kill cut short: {c['pending_slots']}"
                 )
                 if lost > 0:
                     failures.append("an admitted call lost its usage or audit event")
