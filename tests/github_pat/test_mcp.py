@@ -169,3 +169,21 @@ async def test_a_policy_allows_or_denies_per_repository(github):
     assert "secret plans" not in text_of(denied) and not listed.is_error
     assert policy.resources == ["repo:github:acme/billing", "repo:github:acme/secret", "repo:github:*"]
     assert not [s for s in github.requests() if "acme/secret" in s.path]
+
+
+async def test_a_repository_policy_binds_its_ingest_too(github):
+    from mcp import Client
+
+    from lanterna.server.app import build_server
+
+    github.add_repo("acme/secret", {"plan.md": "secret plans\n"})
+    policy = RepoPolicy()
+    host = get_host()
+    host.register(policy, "repo-policy")
+    async with Client(build_server(host)) as client:
+        denied = await client.call_tool("memory_ingest", {"path": "github:acme/secret", "service": "plans"})
+        allowed = await client.call_tool("memory_ingest", {"path": "github:acme/billing", "service": "billing"})
+    assert denied.is_error and "acme/secret is off limits" in text_of(denied)
+    assert not allowed.is_error, text_of(allowed)
+    assert "repo:github:acme/secret" in policy.resources and "repo:github:acme/billing" in policy.resources
+    assert not [s for s in github.requests() if "acme/secret" in s.path]

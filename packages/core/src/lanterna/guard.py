@@ -119,6 +119,22 @@ class Guard:
             return fn(*args, **kwargs)
 
 
+def authorize(host: PluginHost, action: str, resource: str) -> None:
+    """Ask ``authorize`` about one more resource inside the operation running now; raises ``Denied``.
+
+    For an operation that reaches a resource its own one does not name (an ingest of
+    ``github:acme/api`` under ``service:api`` also reads ``repo:github:acme/api``): a policy on
+    either applies. Records no usage and counts no quota; a denial is audited and raised.
+    """
+    operation = Operation(Guard(host), current_request(), action, resource, None)
+    try:
+        operation._decide(host, "authorize", action=action, resource=resource)
+    except Denied as denial:
+        operation._audit("denied", denial.reason, raising=False)
+        operation._security_event(denial)
+        raise
+
+
 class Operation:
     __slots__ = (
         "action",

@@ -114,12 +114,15 @@ class MemoryService:
         self, spec: SourceSpec, service: str, kind: str | None, progress: Callable[[int, int], None] | None
     ) -> dict[str, Any]:
         """``scheme:REPO[@REF]``: the plugin registered for the scheme reads the repository."""
+        from lanterna.guard import authorize
         from lanterna.memory.ingest import IngestError, check_service, ingest_snapshot
         from lanterna.sources import find_source
 
         try:
             service = check_service(service)
             source = find_source(self.host, spec.scheme)
+            # a policy on the repository binds its ingest as it binds the code host's own tools
+            authorize(self.host, "memory.ingest", f"repo:{spec.scheme}:{spec.repo}")
             snapshot = source.snapshot(spec.repo, spec.ref)
             report = ingest_snapshot(
                 self.store(), self.tenant(), snapshot, service, kind=_kind(kind), progress=progress

@@ -121,7 +121,11 @@ class MemoryTools:
 #: forget removes data for good, and ingest removes what was deleted from the ingested folder.
 _ADDS = {"readOnlyHint": False, "destructiveHint": False, "idempotentHint": False, "openWorldHint": False}
 ANNOTATIONS: dict[str, tuple[str, dict[str, bool]]] = {
-    "memory_ingest": ("Ingest files into memory", {**_ADDS, "destructiveHint": True, "idempotentHint": True}),
+    # open world: it may read a code host's repository (github:OWNER/REPO)
+    "memory_ingest": (
+        "Ingest files into memory",
+        {**_ADDS, "destructiveHint": True, "idempotentHint": True, "openWorldHint": True},
+    ),
     "memory_search": ("Search memory", READ_ONLY),
     "memory_remember": ("Remember a note", _ADDS),
     "memory_add_adr": ("Record an ADR", _ADDS),
