@@ -81,14 +81,26 @@ def test_hooks_one_name_and_unknown_name(lanterna_home):
 
 
 def test_status_oss_with_no_plugins(lanterna_home):
-    status = json.loads(run(lanterna_home, "status", "--json", LANTERNA_LOAD_PLUGINS="").stdout)
+    status = json.loads(
+        run(lanterna_home, "status", "--json", LANTERNA_LOAD_PLUGINS="", LANTERNA_PIXELTABLE_HOME="").stdout
+    )
     assert status["mode"] == "oss"
     assert status["paths"] == {
         "config": str(lanterna_home / "config.toml"),
         "config_exists": False,
         "data": str(lanterna_home / "data"),
         "state": str(lanterna_home / "state"),
+        "memory": str(lanterna_home / "data" / "pixeltable"),
     }
+    moved = run(lanterna_home, "status", "--json", LANTERNA_LOAD_PLUGINS="", LANTERNA_PIXELTABLE_HOME="/srv/memory")
+    assert json.loads(moved.stdout)["paths"]["memory"] == "/srv/memory"
+    external = run(
+        lanterna_home,
+        "status",
+        LANTERNA_LOAD_PLUGINS="",
+        LANTERNA_DB_CONNECT_STR="postgresql://lanterna:hunter2pass@db.internal/lanterna",
+    )
+    assert "long-term memory: external PostgreSQL" in external.stdout and "hunter2pass" not in external.stdout
     assert status["quota_today"] is None  # no plan limit, no metering plugin
     text = run(lanterna_home, "status", LANTERNA_LOAD_PLUGINS="").stdout
     assert f"config file: {lanterna_home / 'config.toml'} (not created; defaults in use)" in text

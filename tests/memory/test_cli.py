@@ -83,6 +83,7 @@ def test_errors_are_one_line_with_exit_code(cli: typer.Typer, tmp_path: Path) ->
     assert code == 1 and "--service NAME" in err
     code, _, err = run(cli, "search", "x", "--service", "ghost")
     assert code == 1 and "unknown service 'ghost'" in err and err.count("\n") == 1
+    assert "lanterna ingest PATH --service ghost" in err
 
 
 class DenyMemory:

@@ -122,7 +122,10 @@ async def test_every_memory_tool_sends_its_user_error_to_the_client(
     assert errors["get forgotten"].startswith(f"no memory with id '{note_id}'")
     assert errors["forget unknown"].startswith(f"no memory with id '{'f' * 32}' to forget")
     assert errors["search blank"] == "the search query is empty; say what you are looking for"
-    assert errors["search service"] == "unknown service 'ghost'; `lanterna services` lists the ingested ones"
+    assert errors["search service"] == (
+        "unknown service 'ghost': nothing was ingested under it; `lanterna services` lists the ingested ones,"
+        " `lanterna ingest PATH --service ghost` adds it"
+    )
     assert errors["search kind"].startswith("unknown kind 'poem'; use one of code, doc")
     assert errors["search limit"] == "limit must be between 1 and 200"
     assert errors["search per_file"] == "per_file must be at least 1 (chunks of one file among the results)"

@@ -270,7 +270,19 @@ def _paths(host: PluginHost) -> dict[str, Any]:
         "config_exists": host.config.path is not None,
         "data": str(data_dir()),
         "state": str(state_dir()),
+        "memory": _memory_location(host),
     }
+
+
+def _memory_location(host: PluginHost) -> str:
+    """Where long-term memory lives: its Pixeltable home, or the external database (its URL may
+    hold a password, so it is not shown)."""
+    from lanterna.memory.settings import MemorySettings
+
+    settings = MemorySettings.from_config(host.config)
+    if settings.db_connect_str:
+        return "external PostgreSQL ([memory] db_connect_str or LANTERNA_DB_CONNECT_STR)"
+    return str(settings.pixeltable_home)
 
 
 def _status(host: PluginHost) -> dict[str, Any]:
@@ -351,8 +363,9 @@ def status_command(as_json: JsonOption = False) -> None:
     paths = status["paths"]
     exists = "" if paths["config_exists"] else " (not created; defaults in use)"
     print(f"config file: {paths['config']}{exists}")
-    print(f"data: {paths['data']}  (long-term memory, unless [memory] says otherwise)")
+    print(f"data: {paths['data']}")
     print(f"state: {paths['state']}")
+    print(f"long-term memory: {paths['memory']}")
 
 
 def _pip(args: list[str]) -> int:

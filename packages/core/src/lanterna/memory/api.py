@@ -153,7 +153,10 @@ class MemoryService:
         s = self.store()
         t = self.tenant()
         if service and not s.has_service(t, service):
-            raise MemoryUsageError(f"unknown service '{service}'; `lanterna services` lists the ingested ones")
+            raise MemoryUsageError(
+                f"unknown service '{service}': nothing was ingested under it; `lanterna services` lists the"
+                f" ingested ones, `lanterna ingest PATH --service {service}` adds it"
+            )
         try:
             hits = run_search(
                 s,
