@@ -155,3 +155,47 @@ def test_search_on_an_empty_store_says_what_to_ingest(
     code, _, err = run(cli, "search", "deploy", "--service", "payments")
     assert code == 1 and "unknown service 'payments'" in err
     assert "--service" in run(cli, "note", "--help")[1] and "Only this service" not in run(cli, "note", "--help")[1]
+
+
+def test_ingest_summary_counts_every_kind_of_skipped_file(cli: typer.Typer, tmp_path: Path) -> None:
+    root = write_tree(
+        tmp_path / "s",
+        {
+            "app.py": "def ship(parcel):\n    return parcel\n",
+            ".gitignore": "build/\n*.log\n",
+            "build/out.py": "x = 1\n",
+            "debug.log": "noise\n",
+            "node_modules/left/index.js": "module.exports = 1\n",
+            ".env": "API_KEY=abc\n",
+        },
+    )
+    (root / "logo.bin").write_bytes(b"\x00\x01\x02" * 100)
+    (root / "huge.txt").write_text("x" * (600 * 1024))
+    code, out, err = run(cli, "ingest", str(root), "--service", "skips", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["skipped_ignored"] == 3  # build/, debug.log, node_modules/
+    assert (report["skipped_binary"], report["skipped_too_big"], report["skipped_secrets"]) == (
+        ["logo.bin"],
+        ["huge.txt"],
+        [".env"],
+    )
+    code, out, err = run(cli, "ingest", str(root), "--service", "skips")
+    assert code == 0, err
+    assert "skipped: 1 binary, 1 too big, 3 ignored (.gitignore, tool folders), 1 secret" in out
+
+
+def test_progress_line_shows_files_chunks_rate_and_eta() -> None:
+    import io
+
+    from lanterna.memory.progress import ProgressLine
+
+    stream = io.StringIO()
+    line = ProgressLine(stream, every=0)
+    line.first_done = 10  # ten unchanged files were reported at once
+    text = line.line(30, 110, 400, elapsed=20.0)
+    # 20 files read in 20 s, 80 to go: 80 s
+    assert text == "ingesting: 30/110 files, 400 chunks, 20 chunks/s, ETA 1:20 (0:20 elapsed)"
+    line(110, 110, 900)
+    line.close()
+    assert stream.getvalue().startswith("\ringesting: 110/110 files, 900 chunks") and stream.getvalue().endswith("\n")

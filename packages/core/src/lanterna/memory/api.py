@@ -92,7 +92,7 @@ class MemoryService:
     # -- operations ------------------------------------------------------------------------
 
     def ingest_path(
-        self, path: str, service: str, kind: str | None = None, progress: Callable[[int, int], None] | None = None
+        self, path: str, service: str, kind: str | None = None, progress: Callable[[int, int, int], None] | None = None
     ) -> dict[str, Any]:
         from lanterna.memory.ingest import IngestError, ingest
         from lanterna.sources import SourceSpec
@@ -111,7 +111,7 @@ class MemoryService:
         return report.as_dict()
 
     def _ingest_source(
-        self, spec: SourceSpec, service: str, kind: str | None, progress: Callable[[int, int], None] | None
+        self, spec: SourceSpec, service: str, kind: str | None, progress: Callable[[int, int, int], None] | None
     ) -> dict[str, Any]:
         """``scheme:REPO[@REF]``: the plugin registered for the scheme reads the repository."""
         from lanterna.guard import authorize

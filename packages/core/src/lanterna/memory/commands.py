@@ -92,6 +92,14 @@ class MemoryCommands:
             f" {report['unchanged']} unchanged, {report['removed']} removed;"
             f" {report['chunks']} chunks embedded in {report['seconds']:.1f}s"
         )
+        counts = [
+            (len(report["skipped_binary"]), "binary"),
+            (len(report["skipped_too_big"]), "too big"),
+            (report["skipped_ignored"], "ignored (.gitignore, tool folders)"),
+            (len(report["skipped_secrets"]), "secret"),
+        ]
+        if any(n for n, _ in counts):
+            print("skipped: " + ", ".join(f"{n} {label}" for n, label in counts if n))
         for label, key in (("secret", "skipped_secrets"), ("binary", "skipped_binary"), ("too big", "skipped_too_big")):
             if report[key]:
                 print(f"skipped ({label}, not stored): {', '.join(report[key])}")
@@ -221,22 +229,17 @@ class MemoryCommands:
 
 
 @contextlib.contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
+def _progress(enabled: bool) -> Iterator[Callable[[int, int, int], None] | None]:
     if not enabled:
         yield None
         return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from lanterna.memory.progress import ProgressLine
 
-    with Progress(
-        TextColumn("ingesting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=Console(stderr=True)
-    ) as bar:
-        task = bar.add_task("files", total=None)
-
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
+    line = ProgressLine(sys.stderr)
+    try:
+        yield line
+    finally:
+        line.close()
 
 
 def _by_document(hits: list[dict]) -> list[list[dict]]:

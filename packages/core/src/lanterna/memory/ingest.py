@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
     from lanterna.sources import Snapshot
 
+    #: ``progress(files_done, files_total, chunks_done)``, called as the ingest goes.
+    Progress = Callable[[int, int, int], None]
+
 #: Chunks embedded and inserted together (one insert per table per batch).
 WRITE_BATCH_CHUNKS = 64
 RECORD_PREFIX = "record:"
@@ -101,6 +104,8 @@ class IngestReport:
     redacted_secrets: list[str] = field(default_factory=list)  # stored with their secret values redacted
     skipped_binary: list[str] = field(default_factory=list)
     skipped_too_big: list[str] = field(default_factory=list)
+    #: Files and folders left out by .gitignore rules or as tool folders (.git, node_modules…).
+    skipped_ignored: int = 0
     embed_seconds: float = 0.0
     seconds: float = 0.0
     #: What a code source reports about the download (requests made, bytes), if any.
@@ -134,7 +139,7 @@ def ingest(
     service: str,
     *,
     kind: str | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> IngestReport:
     """Ingest a folder (the service's whole tree) or a single file on this machine."""
     started = time.perf_counter()
@@ -148,6 +153,7 @@ def ingest(
     walked = walk(root, store.settings.max_file_bytes)
     report.skipped_secrets = list(walked.secrets)
     report.skipped_too_big = list(walked.too_big)
+    report.skipped_ignored = walked.ignored
     paths = {(path.name if root.is_file() else path.relative_to(root).as_posix()): path for path in walked.files}
 
     def fetch(wanted: list[str]) -> Iterator[tuple[str, bytes]]:
@@ -171,7 +177,7 @@ def ingest_snapshot(
     service: str,
     *,
     kind: str | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> IngestReport:
     """Ingest a code source's snapshot of a repository: the same rules as a local folder, and
     only files whose content id differs from the stored one are downloaded."""
@@ -183,6 +189,7 @@ def ingest_snapshot(
     for file in snapshot.files:
         parts = file.path.split("/")
         if any(part in ALWAYS_SKIPPED_DIRS for part in parts[:-1]):
+            report.skipped_ignored += 1
             continue
         if is_secret_name(parts[-1]):
             report.skipped_secrets.append(file.path)
@@ -221,7 +228,7 @@ def _ingest_locked(
     root: str,
     whole_tree: bool,
     kind: str | None,
-    progress: Callable[[int, int], None] | None,
+    progress: Progress | None,
     started: float,
 ) -> IngestReport:
     """Store ``entries`` (path, content id or None) of a tree; ``fetch`` downloads content.
@@ -249,7 +256,7 @@ def _ingest_locked(
             wanted.append(rel)
     done = total - len(wanted)
     if progress and done:
-        progress(done, total)
+        progress(done, total, report.chunks)
 
     pending: list[tuple[str, str, str]] = []  # (rel, text, hash) to store
     fetched = dict(fetch(wanted)) if wanted else {}
@@ -274,7 +281,7 @@ def _ingest_locked(
             unchanged.append(rel)
             done += 1
             if progress:
-                progress(done, total)
+                progress(done, total, report.chunks)
             continue
         if stored is not None:
             report.updated += 1
@@ -313,13 +320,13 @@ def _ingest_locked(
             report.chunks += batch_chunks
             done += len(batch)
             if progress:
-                progress(done, total)
+                progress(done, total, report.chunks)
             batch, batch_chunks = [], 0
     if batch:
         report.embed_seconds += store.write(tenant, service, batch)
         report.chunks += batch_chunks
         done += len(batch)
     if progress:
-        progress(total, total)
+        progress(total, total, report.chunks)
     report.seconds = time.perf_counter() - started
     return report

@@ -58,8 +58,9 @@ class MemoryTools:
         progress = None
         if ctx is not None:
 
-            def progress(done: int, total: int) -> None:
-                asyncio.run_coroutine_threadsafe(ctx.report_progress(done, total, f"{done}/{total} files"), loop)
+            def progress(done: int, total: int, chunks: int) -> None:
+                message = f"{done}/{total} files, {chunks} chunks"
+                asyncio.run_coroutine_threadsafe(ctx.report_progress(done, total, message), loop)
 
         return await asyncio.to_thread(self.service.ingest_path, path, service, kind, progress)
 

@@ -143,6 +143,7 @@ def _reading(method: F) -> F:
         with self.lock.reading():
             return method(self, *args, **kwargs)
 
+    # (ignored for mypy) functools.wraps keeps the method's signature, which mypy cannot see through F
     return wrapper  # type: ignore[return-value]
 
 

@@ -46,6 +46,8 @@ class Walked:
     files: list[Path] = field(default_factory=list)
     secrets: list[str] = field(default_factory=list)
     too_big: list[str] = field(default_factory=list)
+    #: Files and folders left out by a .gitignore or as tool folders (.git, node_modules…).
+    ignored: int = 0
     binary: list[str] = field(default_factory=list)
 
 
@@ -99,6 +101,7 @@ def walk(root: Path, max_bytes: int) -> Walked:
         for name in sorted(dirnames):
             rel = f"{rel_folder}/{name}" if rel_folder else name
             if name in ALWAYS_SKIPPED_DIRS or ignore.ignored(rel, True) or (folder / name).is_symlink():
+                out.ignored += 1
                 continue
             kept.append(name)
         dirnames[:] = kept
@@ -106,6 +109,7 @@ def walk(root: Path, max_bytes: int) -> Walked:
             rel = f"{rel_folder}/{name}" if rel_folder else name
             path = folder / name
             if ignore.ignored(rel, False) or path.is_symlink():
+                out.ignored += 1
                 continue
             _consider(path, rel, max_bytes, out)
     out.files.sort()
