@@ -107,6 +107,9 @@ async def test_every_memory_tool_sends_its_user_error_to_the_client(
             "list name": await error_of(client, "memory_list", {"service": "bad name!"}),
             "note name": await error_of(client, "memory_remember", {"text": "x", "service": "bad name!"}),
             "list kind": await error_of(client, "memory_list", {"kind": "poem"}),
+            "list negative": await error_of(client, "memory_list", {"limit": -1}),
+            "list zero": await error_of(client, "memory_list", {"limit": 0}),
+            "list huge": await error_of(client, "memory_list", {"limit": 10**9}),
             "remember empty": await error_of(client, "memory_remember", {"text": " "}),
             "adr empty": await error_of(client, "memory_add_adr", {"title": "Queues", "text": ""}),
             "incident empty": await error_of(client, "memory_add_incident", {"title": "Outage", "text": "\n"}),
@@ -137,6 +140,7 @@ async def test_every_memory_tool_sends_its_user_error_to_the_client(
     assert errors["search name"].startswith(bad_name)
     assert errors["list name"] == errors["note name"] == errors["search name"]
     assert errors["list kind"].startswith("unknown kind 'poem'")
+    assert errors["list negative"] == errors["list zero"] == errors["list huge"] == "limit must be between 1 and 200"
     assert errors["remember empty"] == "the note is empty; give its text"
     assert errors["adr empty"] == "the adr is empty; give its text"
     assert errors["incident empty"] == "the incident is empty; give its text"

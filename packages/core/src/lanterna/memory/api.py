@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from lanterna.sources import SourceSpec
 
 RECORD_KINDS = ("note", "adr", "incident", "meeting")
+#: Most records one listing returns (the same bound as a search's results).
+MAX_LIST = 200
 
 
 class MemoryUsageError(UserError):
@@ -237,6 +239,8 @@ class MemoryService:
     def list_records(
         self, kind: str | None = None, service: str | None = None, limit: int = 50
     ) -> list[dict[str, Any]]:
+        if not 1 <= limit <= MAX_LIST:
+            raise MemoryUsageError(f"limit must be between 1 and {MAX_LIST}")
         rows = self.store().list_documents(self.tenant(), kind=_kind(kind), service=_service(service), limit=limit)
         return [
             {
