@@ -1,4 +1,5 @@
-"""Text embedders for long-term memory: the offline MiniLM default and a fast hashing one.
+"""Text embedders for long-term memory: the offline MiniLM default, a static table distilled
+from it (``minilm-static``, opt-in, about 100 times faster) and a fast hashing one.
 
 An embedder has ``name`` (stored with the data: changing it needs a re-ingest),
 ``dimensions`` and ``embed(texts) -> list of vectors`` (unit length). Heavy libraries
@@ -12,7 +13,9 @@ import itertools
 import math
 import re
 import threading
+import zipfile
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from lanterna.errors import UserError
@@ -147,6 +150,97 @@ class MiniLMEmbedder:
             for row, index in enumerate(batch):
                 out[index] = pooled[row].tolist()
         return out
+
+
+STATIC_EMBEDDER = "minilm-static"
+
+
+class StaticEmbedder:
+    """A static token table distilled from MiniLM (model2vec-style): no model runs at all.
+
+    Each WordPiece token has one vector (MiniLM's output for the token alone, weighted by how
+    rare the token is in Python code; built by ``python -m lanterna.memory.distill``); a text's
+    vector is the sum of its tokens' rows, L2-normalised. No token limit. Far faster than
+    MiniLM, at some cost in ranking quality (figures in docs/long-term-memory.md).
+    The table (int8 with one scale per token, package data) is read once, on first use.
+    """
+
+    name = STATIC_EMBEDDER
+    dimensions = 384
+    #: texts per encode_batch call
+    slice_size = 256
+
+    def __init__(self, table: Path | None = None) -> None:
+        self._table = table
+        self._lock = threading.Lock()
+        self._vectors: Any = None
+        self._tokenizer: Any = None
+
+    def _read_table(self, path: Path, vocabulary: int) -> Any:
+        import numpy as np
+
+        rebuild = (
+            "reinstall lanterna (pip install --force-reinstall lanterna)"
+            " or rebuild it with python -m lanterna.memory.distill"
+        )
+        if not path.is_file():
+            raise EmbedderError(f"the {self.name} embedder's table {path} is missing: {rebuild}")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                vectors, scales = data["vectors"], data["scales"]
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise EmbedderError(f"the {self.name} embedder's table {path} is corrupt ({reason}): {rebuild}") from None
+        expected = (vocabulary, self.dimensions)
+        if vectors.dtype != np.int8 or vectors.shape != expected or scales.shape != (vocabulary,):
+            raise EmbedderError(
+                f"the {self.name} embedder's table {path} is corrupt (vectors {vectors.dtype} {vectors.shape},"
+                f" scales {scales.shape}; expected int8 {expected}): {rebuild}"
+            )
+        return vectors.astype(np.float32) * scales.astype(np.float32)[:, None]
+
+    def _load(self) -> None:
+        try:
+            from tokenizers import BertWordPieceTokenizer
+        except ImportError as exc:
+            raise EmbedderError(
+                f"the {self.name} embedder needs {exc.name}; reinstall lanterna (pip install lanterna) or set"
+                " [memory] embedder in the config"
+            ) from None
+        data = resources.files("lanterna.memory") / "data"
+        with resources.as_file(data / "minilm-vocab.txt") as vocab_path:
+            tokenizer = BertWordPieceTokenizer(str(vocab_path), lowercase=True)
+        if self._table is not None:
+            vectors = self._read_table(self._table, tokenizer.get_vocab_size())
+        else:
+            with resources.as_file(data / "minilm-static.npz") as table_path:
+                vectors = self._read_table(Path(table_path), tokenizer.get_vocab_size())
+        self._tokenizer, self._vectors = tokenizer, vectors
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        with self._lock:
+            if self._vectors is None:
+                self._load()
+        out: list[list[float]] = []
+        for start in range(0, len(texts), self.slice_size):
+            out.extend(self._embed_slice(list(texts[start : start + self.slice_size])).tolist())
+        return out
+
+    def _embed_slice(self, texts: list[str]) -> Any:
+        import numpy as np
+
+        encodings = self._tokenizer.encode_batch(texts, add_special_tokens=False)
+        pooled = np.zeros((len(texts), self.dimensions), dtype=np.float32)
+        present = np.zeros(len(texts), dtype=bool)
+        # One small gather per text stays in cache: 10x faster than one np.add.reduceat over
+        # the concatenated rows of the whole slice (measured, 256 texts of ~250 tokens).
+        for row, encoding in enumerate(encodings):
+            if encoding.ids:
+                np.take(self._vectors, encoding.ids, axis=0).sum(axis=0, out=pooled[row])
+                present[row] = True
+        pooled[~present, 0] = 1.0  # a text without tokens (empty, whitespace) still gets a unit vector
+        pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        return pooled
 
 
 #: pgvector indexes vectors of at most 2,000 dimensions (HNSW on ``vector``).

@@ -34,9 +34,10 @@ class MemoryPlugin:
 
     @hookimpl(trylast=True)
     def register_embedders(self, register: Callable[..., None]) -> None:
-        from lanterna.memory.embedders import HashEmbedder, MiniLMEmbedder
+        from lanterna.memory.embedders import HashEmbedder, MiniLMEmbedder, StaticEmbedder
 
         register(MiniLMEmbedder())
+        register(StaticEmbedder())
         register(HashEmbedder())
 
     @hookimpl(trylast=True)
