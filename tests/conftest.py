@@ -11,6 +11,10 @@ import pytest
 from lanterna.plugins import reset_host
 from tests.helpers import ISOLATED_ENV
 
+# `lanterna` subprocesses of the tests run memory commands themselves: a memory daemon started
+# by one test would outlive it. tests/memory/test_daemon.py turns it back on where it is tested.
+os.environ["LANTERNA_NO_DAEMON"] = "1"
+
 
 @pytest.fixture(scope="session")
 def pxt_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:

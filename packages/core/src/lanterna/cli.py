@@ -11,6 +11,7 @@ from lanterna import __version__
 from lanterna.authoring import plugin_app
 from lanterna.config import ConfigError
 from lanterna.console import JsonOption, fail, print_json
+from lanterna.daemon.commands import daemon_app
 from lanterna.errors import UserError
 from lanterna.launch import DEFAULT_ADDRESS, DEFAULT_PORT, SERVE_HELP
 from lanterna.plugins import PluginHost, get_host
@@ -35,6 +36,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(plugin_app, name="plugin")
+app.add_typer(daemon_app, name="daemon")
 
 
 def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
@@ -77,6 +79,13 @@ def root(
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version_callback, is_eager=True, help="Show core and plugin versions."),
+    ] = False,
+    no_daemon: Annotated[
+        bool,
+        typer.Option(
+            "--no-daemon",
+            help="Run a memory command in this process, not in the memory daemon (or LANTERNA_NO_DAEMON=1).",
+        ),
     ] = False,
     strict: Annotated[
         bool,

@@ -1,4 +1,6 @@
-"""The ``lanterna`` console script: a fast path for ``lanterna serve``, the typer CLI otherwise.
+"""The ``lanterna`` console script: a fast path for ``lanterna serve``, the memory daemon for
+memory commands (``lanterna.daemon``; ``--no-daemon`` or ``LANTERNA_NO_DAEMON=1`` runs them
+here), the typer CLI otherwise.
 
 An assistant spawns ``lanterna serve`` at every session start and waits for ``tools/list``.
 Importing typer and click costs ~0.2 s on top of the MCP SDK's own import, so ``serve`` is
@@ -102,6 +104,21 @@ def main() -> None:
     args = sys.argv[1:]
     if args[:1] == ["serve"] and not {"--help", "-h"} & set(args):
         sys.exit(serve_command(args[1:]))
+    if "--no-daemon" in args:
+        args = [a for a in args if a != "--no-daemon"]
+        sys.argv[1:] = args
+    else:
+        from lanterna.daemon import client
+
+        if client.wanted(args):
+            code = client.run(args)
+            if code is not None:
+                sys.exit(code)
+        elif args[:1] == ["memory-purge"]:
+            # purge needs the store to itself: daemons of this home holding it open step aside
+            key = client.daemon_key()
+            for each in [key, *client.siblings(key)]:
+                client.stop(each)
     from lanterna.cli import main as cli_main
 
     cli_main()
