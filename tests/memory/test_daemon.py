@@ -179,3 +179,9 @@ def test_ingest_path_is_made_absolute_for_the_daemon(tmp_path: Path, monkeypatch
     assert not client.wanted(["status"]) and not client.wanted(["memory-purge", "--yes"])
     monkeypatch.setenv("LANTERNA_NO_DAEMON", "1")
     assert not client.wanted(["search", "x"])
+
+
+def test_the_launcher_knows_every_daemon_command() -> None:
+    from lanterna.launch import MEMORY_COMMANDS
+
+    assert client.DAEMON_COMMANDS | {"memory-purge"} == MEMORY_COMMANDS

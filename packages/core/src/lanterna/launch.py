@@ -14,6 +14,11 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+#: The commands that may reach the memory daemon (``lanterna.daemon.client.DAEMON_COMMANDS``
+#: and ``memory-purge``, which stops it): only they import the daemon client.
+MEMORY_COMMANDS = frozenset(
+    {"ingest", "search", "note", "adr", "incident", "show", "memories", "forget", "services", "stats", "memory-purge"}
+)
 DEFAULT_ADDRESS = "127.0.0.1"
 DEFAULT_PORT = 8765
 
@@ -107,7 +112,7 @@ def main() -> None:
     if "--no-daemon" in args:
         args = [a for a in args if a != "--no-daemon"]
         sys.argv[1:] = args
-    else:
+    elif args[:1] and args[0] in MEMORY_COMMANDS:
         from lanterna.daemon import client
 
         if client.wanted(args):
