@@ -8,10 +8,8 @@ from typing import Annotated, Any
 import typer
 
 from lanterna import __version__
-from lanterna.authoring import plugin_app
 from lanterna.config import ConfigError
 from lanterna.console import JsonOption, fail, print_json
-from lanterna.daemon.commands import daemon_app
 from lanterna.errors import UserError
 from lanterna.launch import DEFAULT_ADDRESS, DEFAULT_PORT, SERVE_HELP
 from lanterna.plugins import PluginHost, get_host
@@ -35,8 +33,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-app.add_typer(plugin_app, name="plugin")
-app.add_typer(daemon_app, name="daemon")
 
 
 def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
@@ -528,6 +524,8 @@ def _add_commands(host: PluginHost, args: list[str]) -> None:
     command = _invoked_command(args)
     if command is None and "--version" in args:
         return  # answered by the root callback, before any command
+    if command is None or command in GROUPS or not any(_name_of(c) == command for c in app.registered_commands):
+        add_groups(app)
     core_command = command not in (None, "plugins") and keep_only_command(app, command)
     strict = host.strict or (command is not None and "--strict" in args[: args.index(command)])
     if not core_command or strict:
@@ -555,6 +553,25 @@ def _invoked_command(args: list[str]) -> str | None:
     return names[0]
 
 
+#: Sub-command groups of the core, imported only when a command line may call them.
+GROUPS = ("plugin", "daemon")
+
+
+def add_groups(typer_app: typer.Typer) -> None:
+    """Add the ``plugin`` and ``daemon`` groups to ``typer_app``."""
+    from lanterna.authoring import plugin_app
+    from lanterna.daemon.commands import daemon_app
+
+    typer_app.add_typer(plugin_app, name="plugin")
+    typer_app.add_typer(daemon_app, name="daemon")
+
+
+def _name_of(info: Any) -> str:
+    if isinstance(info, typer.models.TyperInfo):
+        return info.name or ""
+    return info.name or info.callback.__name__.replace("_", "-")
+
+
 def keep_only_command(typer_app: typer.Typer, name: str) -> bool:
     """Drop every command and sub-app of ``typer_app`` except ``name``; False if none is called so.
 
@@ -563,13 +580,8 @@ def keep_only_command(typer_app: typer.Typer, name: str) -> bool:
     its callback); ``tests/core/test_cli.py`` fails if a typer release changes them.
     """
 
-    def name_of(info: Any) -> str:
-        if isinstance(info, typer.models.TyperInfo):
-            return info.name or ""
-        return info.name or info.callback.__name__.replace("_", "-")
-
-    commands = [c for c in typer_app.registered_commands if name_of(c) == name]
-    groups = [g for g in typer_app.registered_groups if name_of(g) == name]
+    commands = [c for c in typer_app.registered_commands if _name_of(c) == name]
+    groups = [g for g in typer_app.registered_groups if _name_of(g) == name]
     if not (commands or groups):
         return False
     typer_app.registered_commands[:] = commands

@@ -8,7 +8,7 @@ import re
 import typing
 from dataclasses import dataclass
 
-from lanterna import hookspecs, types
+from lanterna import hookspecs
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,8 @@ def _signature(method: typing.Any) -> str:
 
 def type_docs() -> list[TypeDoc]:
     """Every public object defined in ``lanterna.types``, in source order."""
+    from lanterna import types
+
     docs = []
     for name, obj in vars(types).items():
         if name.startswith("_"):
@@ -127,6 +129,7 @@ def _types_markdown() -> list[str]:
 
 
 def render_markdown() -> str:
+
     lines = [
         "# Hooks reference",
         "",

@@ -24,7 +24,6 @@ import pluggy
 from lanterna import PLUGIN_API_VERSION, __version__, hookspecs
 from lanterna.config import Config, env_flag, env_list, load_config, state_dir
 from lanterna.logsafe import redacted
-from lanterna.types import Refused
 
 ENTRY_POINT_GROUP = "lanterna"
 SUPPORTED_PLUGIN_APIS = frozenset({PLUGIN_API_VERSION})
@@ -267,6 +266,8 @@ class PluginHost:
                 outcome = self.pm._hookexec(hook, guarded, kwargs, firstresult)
             except Exception as exc:
                 plugin = call.blame(exc) or call.wrappers or "lanterna"
+                from lanterna.types import Refused
+
                 if not isinstance(exc, Refused):  # a refusal is a decision, not a plugin failure
                     self.record_failure(hook, plugin, exc)
                 if not isolate:
@@ -364,6 +365,8 @@ class _Call:
                 if not self.isolate:
                     self.raised.append((exc, impl.plugin_name))
                     raise
+                from lanterna.types import Refused
+
                 if not isinstance(exc, Refused):
                     self.host.record_failure(self.hook, impl.plugin_name, exc)
                 return None

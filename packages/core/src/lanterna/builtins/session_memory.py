@@ -19,11 +19,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lanterna import hookimpl
-from lanterna.session.git import DEFAULT_DIFF_BYTES, GitError, GitRepo
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from lanterna.plugins import PluginHost
+    from lanterna.session.git import GitRepo
     from lanterna.types import RegisterTool, RequestContext
+
+
+def git() -> ModuleType:
+    """``lanterna.session.git``, imported when a session tool first runs (not at every CLI start)."""
+    from lanterna.session import git as module
+
+    return module
 
 
 class SessionMemory:
@@ -44,12 +53,12 @@ class SessionMemory:
         if isinstance(configured, list) and len(configured) == 1:
             configured = configured[0]
         if isinstance(configured, list):
-            raise GitError(
+            raise git().GitError(
                 f"tenant '{tenant}' has {len(configured)} repositories under [session.repos];"
                 " session tools serve one per tenant: the operator keeps one in the server's config file"
             )
         if not configured or not isinstance(configured, str):
-            raise GitError(
+            raise git().GitError(
                 f"no repository is configured for tenant '{tenant}' on this server, so session tools have"
                 " nothing to show; the operator adds one under [session.repos] in the server's config file"
                 f' ({tenant} = "/path/to/repo")'
@@ -57,17 +66,17 @@ class SessionMemory:
         return Path(configured).expanduser()
 
     def repo(self) -> GitRepo:
-        return GitRepo(self.repo_path())
+        return git().GitRepo(self.repo_path())
 
     def resource(self, _arguments: dict[str, Any]) -> str:
         """The repository the call will read (the guard computes it once the tenant is known)."""
         try:
             return f"repo:{self.repo_path().resolve()}"
-        except GitError:  # a tenant without a repository: the tool itself refuses, and that is recorded
+        except git().GitError:  # a tenant without a repository: the tool itself refuses, and that is recorded
             return "repo:(none)"
 
     def diff_bytes(self) -> int:
-        return int(self.config.get("session", "max_diff_bytes", DEFAULT_DIFF_BYTES))
+        return int(self.config.get("session", "max_diff_bytes", git().DEFAULT_DIFF_BYTES))
 
     @hookimpl(trylast=True)
     def register_mcp_tools(self, register: RegisterTool) -> None:
@@ -133,7 +142,7 @@ class SessionMemory:
         all_branches: search every branch and tag, not only the history of HEAD.
         """
         if not query.strip():
-            raise GitError("the search query is empty; give a word or phrase to look for in commit messages")
+            raise git().GitError("the search query is empty; give a word or phrase to look for in commit messages")
         commits = self.repo().log(limit=limit, grep=query, regex=regex, all_refs=all_branches)
         return {"query": query, "commits": commits}
 

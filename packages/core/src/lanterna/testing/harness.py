@@ -219,6 +219,7 @@ class CliRunner:
         self.app = copy.copy(cli.app)
         self.app.registered_commands = list(cli.app.registered_commands)
         self.app.registered_groups = list(cli.app.registered_groups)
+        cli.add_groups(self.app)
         host.call("register_commands", isolate=True, cli=self.app)
 
     def invoke(self, *args: str, input: str | None = None) -> Any:
