@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from lanterna import hookimpl
 from lanterna.config import Config
 from lanterna.errors import UserError
-from lanterna.types import AuditEvent, Identity, Plan, RequestContext, SecurityEvent, UsageEvent, UsageSummary
 from lanterna_cloud_stubs.settings import Settings
 
 T = TypeVar("T")
@@ -43,6 +42,7 @@ class cached_property(Generic[T]):
 
 
 if TYPE_CHECKING:
+    from lanterna.types import AuditEvent, Identity, Plan, RequestContext, SecurityEvent, UsageEvent, UsageSummary
     from lanterna_cloud_stubs.audit import AuditLog
     from lanterna_cloud_stubs.database import Database
     from lanterna_cloud_stubs.entitlements import Entitlements
@@ -127,6 +127,8 @@ class CloudStubs:
         return Entitlements(self.settings, on_security=self._security, floor=self.audit.last_time, state_store=state)
 
     def local_tenant(self) -> str:
+        from lanterna.types import RequestContext
+
         return self.tenancy.identify(RequestContext(transport="cli")).tenant
 
     def _security(self, kind: str, severity: str, message: str, tenant: str | None) -> None:
