@@ -74,12 +74,16 @@ def core_only(session: nox.Session) -> None:
     session.install("build")
     wheel = build_wheel(session, CORE, outdir)
     session.install(str(wheel), *TEST_DEPS, *TEST_PLUGINS)
-    # slow tests run once, in the `tests` session; here the point is the core installed alone
+    # The point here is the core installed alone: its own tests, the author kit, and long-term
+    # memory end to end (ingest, search, the MCP tools). The rest of tests/memory and the slow
+    # tests run once, in the `tests` session.
     session.run(
         "pytest",
         "tests/core",
-        "tests/memory",
         "tests/testing",
+        "tests/memory/test_ingest_search.py",
+        "tests/memory/test_mcp_session.py",
+        "tests/memory/test_cli.py",
         "-m",
         "not slow",
         *session.posargs,
