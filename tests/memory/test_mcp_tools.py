@@ -67,7 +67,7 @@ def test_ingest_tool_reports_progress_and_search_tool_finds(mcp_tools: MemoryToo
     assert report["added"] == 5
     assert ctx.progress and ctx.progress[-1][:2] == (5, 5)
     with operation("memory.search"):
-        hits = mcp_tools.memory_search("job_3", service="jobs", limit=1)
+        hits = asyncio.run(mcp_tools.memory_search("job_3", service="jobs", limit=1))
         adr = mcp_tools.memory_add_adr("Use cron for jobs", "Jobs run from cron, not a queue.", service="jobs")
         listed = mcp_tools.memory_list(kind="adr")
         fetched = mcp_tools.memory_get(adr["id"])
@@ -135,14 +135,15 @@ def test_service_names_are_validated_everywhere_they_are_stored(mcp_tools: Memor
             with pytest.raises(MemoryUsageError, match="is not a service name"):
                 asyncio.run(mcp_tools.memory_ingest(str(root), name))
             with pytest.raises(MemoryUsageError, match="is not a service name"):
-                mcp_tools.memory_search("x", service=name)
+                asyncio.run(mcp_tools.memory_search("x", service=name))
         for good in ("billing-api", "acme/shop", "_global", "svc.v2", "team@corp:web+1"):
             assert mcp_tools.memory_remember("a note", service=good)["service"] == good
         assert {s["service"] for s in mcp_tools.memory_services()} >= {"billing-api", "acme/shop"}
 
 
 def test_plain_tools_can_run_on_concurrent_worker_threads(mcp_tools: MemoryTools, tmp_path: Path) -> None:
-    """The server runs plain ``def`` tools on worker threads: concurrent calls stay correct."""
+    """The server runs tools on worker threads (a plain ``def``, or an async tool's blocking part):
+    concurrent calls stay correct."""
     import contextvars
     from concurrent.futures import ThreadPoolExecutor
 
@@ -155,7 +156,8 @@ def test_plain_tools_can_run_on_concurrent_worker_threads(mcp_tools: MemoryTools
         with operation("memory.search"):
             if i % 2:
                 mcp_tools.memory_remember(f"thread note {i}", service="conc")
-            return f"f{i}.py", mcp_tools.memory_search(f"worker_{i}", service="conc", kind="code", limit=1)[0]["path"]
+            found = asyncio.run(mcp_tools.memory_search(f"worker_{i}", service="conc", kind="code", limit=1))
+            return f"f{i}.py", found[0]["path"]
 
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda i: contextvars.copy_context().run(call, i), range(8)))

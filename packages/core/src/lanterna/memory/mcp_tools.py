@@ -64,7 +64,7 @@ class MemoryTools:
 
         return await asyncio.to_thread(self.service.ingest_path, path, service, kind, progress)
 
-    def memory_search(
+    async def memory_search(
         self,
         query: str,
         service: str | None = None,
@@ -79,7 +79,19 @@ class MemoryTools:
         path relative to it, line range, symbol, snippet, score and the id to fetch or forget.
         path is a glob over stored paths, e.g. 'src/*.py'; per_file caps the results of one file.
         """
-        return self.service.search(query, service, kind, path, limit, per_file=per_file)
+        from lanterna.memory.runtime import Cancellation
+
+        cancellation = Cancellation()
+
+        def run() -> list[dict[str, Any]]:
+            with cancellation.tracking():
+                return self.service.search(query, service, kind, path, limit, per_file=per_file)
+
+        try:
+            return await asyncio.to_thread(run)
+        except asyncio.CancelledError:  # the client went away: its query stops holding the store
+            cancellation.cancel()
+            raise
 
     def memory_remember(self, text: str, title: str | None = None, service: str | None = None) -> dict[str, Any]:
         """Remember a note (a fact, decision or how-to worth keeping); returns its id."""

@@ -111,6 +111,7 @@ def start(settings: RuntimeSettings) -> None:
                 ) from exc
         logging.getLogger("pixeltable").setLevel(logging.WARNING)
         _install_vector_settings(pxt_adapter.engine())
+        _install_cancel_tracking(pxt_adapter.engine())
         _started = settings
         atexit.register(stop)  # a CLI run or a server that exits without shutdown still stops Postgres
 
@@ -129,6 +130,63 @@ def _install_vector_settings(engine: Any) -> None:
 
     event.listen(engine, "connect", on_connect)
     engine.dispose()  # pooled connections were opened before the listener: drop them
+
+
+class Cancelled(Exception):
+    """The statement's caller went away and cancelled it (``Cancellation.cancel``)."""
+
+
+#: Thread id -> the cancellation of the statements it runs (only threads inside ``tracking()``).
+_tracked: dict[int, Cancellation] = {}
+
+
+class Cancellation:
+    """Lets another thread cancel the store statements of the thread inside ``tracking()``.
+
+    A search runs on a worker thread; when the MCP client that asked for it goes away, the
+    waiting task calls ``cancel()``: the statement running now is cancelled in PostgreSQL
+    (``pg_cancel_backend``) and the thread runs no further statement.
+    """
+
+    def __init__(self) -> None:
+        self.thread: int | None = None
+        self.backend_pid: int | None = None
+        self.cancelled = False
+
+    @contextlib.contextmanager
+    def tracking(self) -> Iterator[None]:
+        self.thread = threading.get_ident()
+        _tracked[self.thread] = self
+        try:
+            yield
+        finally:
+            _tracked.pop(self.thread, None)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        pid = self.backend_pid
+        if pid is None:
+            return
+        from sqlalchemy import text
+
+        from lanterna.memory import pxt_adapter
+
+        with contextlib.suppress(Exception), pxt_adapter.engine().connect() as conn:
+            conn.execute(text("SELECT pg_cancel_backend(:pid)"), {"pid": pid})
+
+
+def _install_cancel_tracking(engine: Any) -> None:
+    from sqlalchemy import event
+
+    def before_execute(conn: Any, *_args: Any) -> None:
+        cancellation = _tracked.get(threading.get_ident())
+        if cancellation is None:
+            return
+        if cancellation.cancelled:
+            raise Cancelled("the caller went away; the search was cancelled")
+        cancellation.backend_pid = conn.connection.dbapi_connection.info.backend_pid
+
+    event.listen(engine, "before_cursor_execute", before_execute)
 
 
 def timed_out(exc: BaseException) -> bool:
