@@ -100,6 +100,8 @@ def test_memory_commands_share_one_daemon_and_stop_leaves_no_process(daemon_env:
     ghost = daemon_env.run("search", "x", "--service", "ghost")
     assert ghost.returncode == 1 and ghost.stderr.startswith("lanterna: unknown service 'ghost'")
     assert ghost.stderr.count("\n") == 1
+    usage = daemon_env.run("search", "--limit", "many", "x")
+    assert usage.returncode == 2 and "Invalid value for '--limit'" in usage.stderr
 
     folder = Path(status["socket"]).parent
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700

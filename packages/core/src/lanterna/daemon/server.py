@@ -76,7 +76,9 @@ class _ClientStream(io.TextIOBase):
         self.tag = tag
         self.tty = tty
 
-    def write(self, text: str) -> int:
+    def write(self, text: str | bytes) -> int:  # click's echo may write bytes
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
         if text:
             self.reply({self.tag: text})
         return len(text)
@@ -221,7 +223,7 @@ class Daemon:
             }
 
     def run_command(self, message: dict[str, Any], reply: Any) -> int:
-        import click
+        import typer
 
         from lanterna.errors import UserError
 
@@ -231,10 +233,7 @@ class Daemon:
         try:
             result = self.command.main(args=list(message["argv"]), prog_name="lanterna", standalone_mode=False)
             return result if isinstance(result, int) else 0
-        except click.ClickException as exc:
-            exc.show()  # to sys.stderr: this thread's client
-            return exc.exit_code
-        except click.Abort:
+        except typer.Abort:
             err.write("Aborted!\n")
             return 1
         except UserError as exc:
@@ -244,7 +243,11 @@ class Daemon:
             return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         except OSError:
             raise  # the client is gone
-        except Exception:  # noqa: BLE001 - reported to the client like an uncaught error in its own process
+        except Exception as exc:  # noqa: BLE001 - reported to the client like an uncaught error in its own process
+            show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+            if callable(show) and isinstance(code, int):
+                show()  # a usage error, shown by typer's click as in a process of its own
+                return code
             err.write(traceback.format_exc())
             return 1
         finally:
