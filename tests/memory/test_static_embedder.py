@@ -121,7 +121,8 @@ def test_the_frequency_corpus_leaves_out_the_retrieval_benchmark() -> None:
     tested = {p for q in queries for p in q["relevant"]} | set(STDLIB_DISTRACTORS)
     assert {p.split("/")[0].removesuffix(".py") for p in tested} <= distill.EXCLUDED_MODULES
     files = distill.corpus_files()
-    assert len(files) > 1000
+    # a distribution's Python may ship its stdlib without the test suite (Debian: ~600 files)
+    assert len(files) > 300
     names = {f.name for f in files}
     assert "decoder.py" not in {f.name for f in files if f.parent.name == "json"}
     assert "textwrap.py" not in names and "test_textwrap.py" not in names and "difflib.py" not in names

@@ -17,8 +17,9 @@ With ``--dimensions N`` the centred vectors are first reduced to ``N`` dimension
 (smaller table); the default keeps MiniLM's 384 dimensions, which measured better on
 ``bench/retrieval_quality.py`` (MRR 0.896 / 0.918 on shop / stdlib against 0.887 / 0.888 at 256).
 The result is stored as int8 with one float32 scale per token (``vectors``, ``scales``), and
-compressed: about 10 MB. Deterministic for a given model, vocabulary and Python version; about
-a minute on 2 cores.
+compressed: about 10 MB. Deterministic for a given model, vocabulary and standard library (a
+distribution's Python may ship it without its test suite, which changes the frequencies: the
+shipped table was built with CPython 3.11's full standard library); about a minute on 2 cores.
 """
 
 from __future__ import annotations
