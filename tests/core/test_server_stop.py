@@ -59,63 +59,57 @@ async def _call(url: str, answers: list[tuple[bool, Any, float]]) -> None:
             answers.append((result.is_error, result.structured_content, time.monotonic()))
 
 
+class Running:
+    """A graceful HTTP server on its own thread with one slow call in flight."""
+
+    def __init__(self) -> None:
+        host = get_host()
+        self.tool = SlowTool()
+        host.register(self.tool, "slow")
+        port = _free_port()
+        app, in_flight = http_app(build_server(host, transport="http"), host, "127.0.0.1", port)
+        self.server = graceful_server(app, in_flight, port)
+        self.stopped = threading.Event()
+        self.serving = threading.Thread(target=self._serve, daemon=True)
+        self.serving.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            assert self.serving.is_alive() and time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.02)
+        self.answers: list[tuple[bool, Any, float]] = []
+        url = f"http://127.0.0.1:{port}/mcp"
+        self.calling = threading.Thread(target=asyncio.run, args=(_call(url, self.answers),), daemon=True)
+        self.calling.start()
+        assert self.tool.started.wait(30), "the call did not reach the tool"
+
+    def _serve(self) -> None:
+        asyncio.run(self.server.serve())
+        self.stopped.set()
+
+    def ctrl_c(self) -> None:
+        self.server.handle_exit(signal.SIGINT, None)  # what Ctrl-C does
+
+    def join(self) -> None:
+        self.serving.join(30)
+        self.calling.join(30)
+        assert not self.serving.is_alive() and not self.calling.is_alive()
+
+
 def test_ctrl_c_lets_the_call_in_flight_finish_then_stops(capfd: pytest.CaptureFixture[str]) -> None:
-    host = get_host()
-    tool = SlowTool()
-    host.register(tool, "slow")
-    port = _free_port()
-    app, in_flight = http_app(build_server(host, transport="http"), host, "127.0.0.1", port)
-    server = graceful_server(app, in_flight, port)
-    stopped_at: list[float] = []
-
-    def serve() -> None:
-        asyncio.run(server.serve())
-        stopped_at.append(time.monotonic())
-
-    serving = threading.Thread(target=serve, daemon=True)
-    serving.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert serving.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
-
-    answers: list[tuple[bool, Any, float]] = []
-    calling = threading.Thread(target=asyncio.run, args=(_call(f"http://127.0.0.1:{port}/mcp", answers),), daemon=True)
-    calling.start()
-    assert tool.started.wait(30), "the call did not reach the tool"
-    server.handle_exit(signal.SIGINT, None)  # what Ctrl-C does
-    calling.join(30)
-    serving.join(30)
-    assert not serving.is_alive() and not calling.is_alive()
-
+    running = Running()
+    running.ctrl_c()
+    running.join()
     # the call in flight was answered, not cut off, and then the server stopped (how soon after
     # Ctrl-C: bench/serve_stop.py measures it)
-    [(is_error, content, _)] = answers
-    assert (is_error, content) == (False, {"result": "the answer"}) and stopped_at
+    [(is_error, content, _)] = running.answers
+    assert (is_error, content) == (False, {"result": "the answer"}) and running.stopped.is_set()
     assert "letting 1 call(s) in flight finish (Ctrl-C again to stop now)" in capfd.readouterr().err
 
 
 def test_a_second_ctrl_c_stops_at_once_without_waiting_for_the_call() -> None:
-    host = get_host()
-    tool = SlowTool()
-    host.register(tool, "slow")
-    port = _free_port()
-    app, in_flight = http_app(build_server(host, transport="http"), host, "127.0.0.1", port)
-    server = graceful_server(app, in_flight, port)
-    serving = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
-    serving.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert serving.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
-    answers: list[tuple[bool, Any, float]] = []
-    calling = threading.Thread(target=asyncio.run, args=(_call(f"http://127.0.0.1:{port}/mcp", answers),), daemon=True)
-    calling.start()
-    assert tool.started.wait(30)
-    server.handle_exit(signal.SIGINT, None)
+    running = Running()
+    running.ctrl_c()
     time.sleep(0.2)
-    server.handle_exit(signal.SIGINT, None)
-    serving.join(30)
-    assert not serving.is_alive()
-    calling.join(30)
-    assert answers == []
+    running.ctrl_c()
+    running.join()
+    assert running.answers == []  # the call was cut off: a second Ctrl-C does not wait for it
