@@ -75,6 +75,7 @@ def main() -> None:
             LANTERNA_PIXELTABLE_HOME=str(Path(tmp) / "pxt"),
             LANTERNA_EMBEDDER="hash-384",
             LANTERNA_LOAD_PLUGINS="github",
+            LANTERNA_NO_DAEMON="1",  # each command in its own process: the start-up is the yardstick
             GITHUB_TOKEN=TOKEN,
         )
         run(lanterna, ["services", "--json"], env)  # creates the store: not part of any figure

@@ -187,3 +187,14 @@ def test_the_launcher_knows_every_daemon_command() -> None:
     from lanterna.launch import MEMORY_COMMANDS
 
     assert client.DAEMON_COMMANDS | {"memory-purge"} == MEMORY_COMMANDS
+
+
+def test_the_key_follows_the_environment_but_not_the_shell(monkeypatch: pytest.MonkeyPatch) -> None:
+    base = client.daemon_key()
+    monkeypatch.setenv("PWD", "/somewhere/else")
+    monkeypatch.setenv("TERM", "xterm-kitty")
+    assert client.daemon_key() == base
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_another_token_for_another_account")
+    changed = client.daemon_key()
+    assert changed != base and "ghp_" not in changed
+    assert changed.partition("-")[0] == base.partition("-")[0]  # the same Lanterna home

@@ -8,8 +8,8 @@ imported on those commands' path, so it imports nothing heavy (no typer, no plug
 
 A daemon serves exactly one environment: its key hashes the Lanterna version, the Python
 interpreter, the modification times of Lanterna's own source and of every ``sys.path`` entry
-(an installed or removed plugin), the config file's, and the environment variables that change
-what a command does. A client whose key differs never reaches it; a daemon that answers for
+(an installed or removed plugin), the config file's, and the environment (but for the shell's
+own variables, ``VOLATILE_ENV``). A client whose key differs never reaches it; a daemon that answers for
 another version refuses the client, which then runs the command itself.
 """
 
@@ -33,9 +33,16 @@ DAEMON_COMMANDS = frozenset(
 VALUE_OPTIONS = frozenset(
     {"--service", "-s", "--kind", "-k", "--path", "--limit", "-n", "--per-file", "--title", "-t", "--status"}
 )
-#: Environment variables that do not change what a command does (not part of the key).
-ENV_PREFIXES = ("LANTERNA_", "PIXELTABLE_", "XDG_")
-ENV_NAMES = ("HOME",)
+#: Environment variables of the shell that change nothing a command does: left out of the key,
+#: so that two terminals share a daemon. Every other variable is part of it (hashed, never
+#: stored): a plugin may read any (a code host's token, a proxy), and the daemon runs every
+#: command with the environment of the client that started it.
+VOLATILE_ENV = frozenset(
+    {"PWD", "OLDPWD", "SHLVL", "_", "COLUMNS", "LINES", "PS1", "PS2", "PROMPT_COMMAND", "HISTFILE", "LS_COLORS"}
+    | {"TERM", "COLORTERM", "WINDOWID", "STY", "TMUX", "TMUX_PANE", "SSH_CLIENT", "SSH_CONNECTION", "SSH_TTY"}
+    | {"LANTERNA_NO_DAEMON", "LANTERNA_DAEMON_IDLE_S"}
+)
+VOLATILE_PREFIXES = ("TERM_", "PYTEST_", "VSCODE_", "ITERM_")
 NO_DAEMON_ENV = "LANTERNA_NO_DAEMON"
 START_TIMEOUT_S = 120.0
 PROTOCOL = 1
@@ -76,8 +83,7 @@ def daemon_key() -> str:
         except OSError:
             return None
 
-    env = sorted((k, v) for k, v in os.environ.items() if k.startswith(ENV_PREFIXES) or k in ENV_NAMES)
-    env = [(k, v) for k, v in env if k not in (NO_DAEMON_ENV, "LANTERNA_DAEMON_IDLE_S")]
+    env = sorted((k, v) for k, v in os.environ.items() if k not in VOLATILE_ENV and not k.startswith(VOLATILE_PREFIXES))
     parts = [
         PROTOCOL,
         version(),
