@@ -63,7 +63,8 @@ def lint(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """The whole test suite, against the editable core and every plugin of the repo."""
     session.install(*TEST_DEPS, "-e", CORE, *[f"-e{p}" for p in PLUGIN_PACKAGES], *TEST_PLUGINS)
-    session.run("pytest", *(session.posargs or ["--ignore=tests/team", "-m", "not author_kit"]))
+    ignored = ["--ignore=tests/team", "--ignore=tests/core_only"]  # their own sessions run them
+    session.run("pytest", *(session.posargs or [*ignored, "-m", "not author_kit"]))
 
 
 @nox.session
@@ -79,6 +80,7 @@ def core_only(session: nox.Session) -> None:
     # tests run once, in the `tests` session.
     session.run(
         "pytest",
+        "tests/core_only",
         "tests/core",
         "tests/testing",
         "tests/memory/test_ingest_search.py",

@@ -1,16 +1,11 @@
-"""Run in the core-only session (LANTERNA_CORE_ONLY=1): the core wheel installed alone."""
+"""The core wheel installed alone (nox session core_only, the only one that runs this folder)."""
 
 from __future__ import annotations
 
-import os
 import sys
 from importlib.metadata import distributions
 
-import pytest
-
 from lanterna.plugins import PluginHost
-
-pytestmark = pytest.mark.skipif(os.environ.get("LANTERNA_CORE_ONLY") != "1", reason="core-only session only")
 
 
 def test_no_repository_plugin_is_installed_or_imported(monkeypatch):
