@@ -113,6 +113,32 @@ MORE_SHAPES = [
         '-----END PRIVATE KEY-----\\n"}}\n',
         "MIIEvQIBADANBgkq" + "hkiG9w0BAQEFAASC",
     ),
+    # a value holding the other quote character
+    ("app/quotes.py", 'DB_PASSWORD = "{v}"\n', "it's-Secret9x"),
+    ("app/quotes2.py", "db_password = '{v}'\n", 'say"Hunter2"'),
+    # key=value connection strings inside source files (ADO.NET, ODBC, JDBC)
+    ("app/mssql.py", 'CONN = "Server=db;User Id=sa;Password={v};Encrypt=yes"\n', "Hunter2Pass!"),
+    ("app/odbc.py", 'DSN = "DRIVER={{ODBC Driver 18}};SERVER=db;UID=sa;PWD={v}"\n', "Hunter2" + "Pass"),
+    ("src/Db.java", 'String url = "jdbc:postgresql://db/app?user=app&password={v}";\n', "Hunter2" + "Pass"),
+    ("web/db.ts", "const url = `mysql://db/app?ssl=true&password={v}`;\n", "Hunter2" + "Pass"),
+    # XML and .NET configuration
+    ("web.config", '<appSettings>\n  <add key="ApiKey" value="{v}" />\n</appSettings>\n', "Zx8Yw7Vu6Ts5Rq4Po3"),
+    ("conf/settings.xml", "<server>\n  <id>nexus</id>\n  <password>{v}</password>\n</server>\n", "Hunter2Pass"),
+    (
+        "app/App.config",
+        '<connectionStrings>\n  <add name="db" connectionString="Data Source=db;Password={v};" />\n'
+        "</connectionStrings>\n",
+        "Hunter2" + "Pass",
+    ),
+    # f-strings and a value on the next line
+    ("app/fkeys.py", 'API_KEY = f"{v}"\n', "Zx8Yw7Vu6Ts5" + "Rq4Po3Nm2"),
+    ("app/wrapped.py", 'SECRET_KEY = (\n    "{v}"\n)\n', "Zx8Yw7Vu6Ts5" + "Rq4Po3Nm2"),
+    # names ending in _PASS / _PWD
+    ("docker-compose.yml", "services:\n  db:\n    environment:\n      DB_PASS: {v}\n", "Hunter2" + "Pass"),
+    ("app/pass.py", 'SMTP_PASS = "{v}"\n', "Hunter2" + "Pass"),
+    ("app/pwd.go", 'const mysqlPwd = "{v}"\n', "Hunter2" + "Pass"),
+    # a long random key of letters only
+    ("app/letters.py", 'API_KEY = "{v}"\n', "qwErtYuiOpAsDfGh" + "JkLz"),
 ]
 
 
@@ -132,6 +158,19 @@ def test_more_shapes_are_redacted(rel: str, template: str, value: str) -> None:
         'url = "https://example.com/path?q=1"\nDATABASE_URL = "postgres://app:${DB_PASSWORD}@db/app"\n',
         "api_key = os.environ['API_KEY']\nSECRET_KEY = 'changeme'\n",
         'export GITHUB_TOKEN=github_pat_…\ntoken = "ghp_..."\n',
+        'password = input()\ntoken = request.headers["x"]\nsecret = (\n    load_secret()\n)\n',
+        'conn = connect(host=h, password=pw)\nurl = f"{base}?user={user}&password={password}"\n',
+        "DB_PASSWORD = f\"{os.environ['DB_PASSWORD']}\"\nTOKEN = f'{prefix}-{suffix}'\n",
+        'dsn = "Server=db;Password=" + password\nquery = "?password=%s" % pw\n',
+        "user = user or ''\npasswd = passwd or ''\nx = 1; password = read_password()\n",
+        "tokens = {\n    'root': [],\n}\nextra_tokens: (\n    r'(?i)(address|allof|anyof)'\n)\n",
+        'token = f"arn:aws:s3:{region}:{account}:job/{uuid4().hex[:24]}"\nsecret_id = f"events!{cid}/auth"\n',
+        "out.write('password={0}\\n'.format(signature))\n",
+        "# User(username='scolvin' password=SecretStr('**********'))\n",
+        'FIRST_PASS = "inline"\nBYPASS = "Hunter2Pass"\nbypass_cache = "yes"\n',
+        'TOKEN_CLASS = "XMLHttpRequestToken"\nAPI_KEY_HEADER = "IsValidApiKeyForUser"\n'
+        'TOKEN_TYPE = "BearerTokenAuthentication"\n',
+        '<add key="Theme" value="dark-blue-contrast" />\n<password>${DB_PASSWORD}</password>\n',
     ],
 )
 def test_ordinary_code_is_left_alone(code: str) -> None:

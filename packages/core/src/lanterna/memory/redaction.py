@@ -9,14 +9,22 @@ What counts as a secret:
 
 - known token formats (AWS access key ids, GitHub, GitLab, Slack, Stripe, OpenAI, Google keys, JWTs);
 - private key blocks (``-----BEGIN … PRIVATE KEY-----`` up to its ``END`` line);
-- passwords in connection strings (``postgres://user:PASSWORD@host``);
-- literals assigned to secret-like names (``*SECRET*``, ``*PASSWORD*``, ``*TOKEN*``, ``*API_KEY*``…):
-  any non-placeholder value for password names, a high-entropy one for the others, and in
-  configuration files (YAML, INI, ``.properties``…) and prose (notes, Markdown) unquoted values too.
+- passwords in connection strings, in any file: ``postgres://user:PASSWORD@host``, the
+  key=value forms ``Server=db;Password=PASSWORD;`` (ADO.NET, ODBC) and ``?user=app&password=PASSWORD``
+  (JDBC and other URLs);
+- literals assigned to secret-like names (``*SECRET*``, ``*PASSWORD*``, ``*_PASS``, ``*PWD*``,
+  ``*TOKEN*``, ``*API_KEY*``…), plain, f-strings or on the next line in parentheses: any
+  non-placeholder value for password names, a random-looking one for the others, and in
+  configuration files (YAML, INI, ``.properties``…) and prose (notes, Markdown) unquoted values too;
+- XML and .NET configuration: ``<add key="ApiKey" value="…"/>`` and ``<password>…</password>``.
+
+A random-looking value is long with mixed characters and high entropy, or long letters only with
+the case changing every few characters (``qwErtYuiOpAsDfGhJkLz``), which words and CamelCase names do not.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter
@@ -38,15 +46,35 @@ PRIVATE_KEY = re.compile(
 #: ``scheme://user:password@host``: the password group is redacted.
 CONNECTION_PASSWORD = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@'\"`]*:(?P<value>[^\s@/'\"`]+)@")
 SECRET_NAME = (
-    r"[A-Za-z0-9_.-]*(?:secret|passw(?:or)?d|pwd|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key"
-    r"|credential|auth[_-]?key)[A-Za-z0-9_.-]*"
+    r"[A-Za-z0-9_.-]*(?:secret|passw(?:or)?d|pwd|[_.-]pass(?![A-Za-z0-9_])|token|api[_-]?key|apikey"
+    r"|access[_-]?key|private[_-]?key|credential|auth[_-]?key)[A-Za-z0-9_.-]*"
 )
 PASSWORD_NAME = re.compile(r"passw(?:or)?d|pwd", re.IGNORECASE)
-#: ``NAME = "value"``, ``"name": 'value'``, ``name := "value"``, ``name => "value"``, ``NAME: value``.
+#: ``DB_PASS``: a password, unless its value is a plain lower-case word (``FIRST_PASS = "inline"``).
+PASS_NAME = re.compile(r"[_.-]pass(?![a-z0-9_])", re.IGNORECASE)
+#: A quoted literal: the value runs to the same quote (the other quote kinds and escapes inside).
+_QUOTED_VALUE = r"(?P<quote>['\"`])(?P<value>(?:\\.|(?!(?P=quote))[^\\\n])+)(?P=quote)"
+#: ``NAME = "value"``, ``"name": 'value'``, ``name := "value"``, ``name => "value"``, ``NAME: value``,
+#: ``NAME = f"value"``, ``NAME = (\n    "value"\n)``.
 QUOTED_ASSIGNMENT = re.compile(
-    rf"(?P<name>{SECRET_NAME})['\"]?\s*(?::=|=>|==|=|:)\s*(?:[rbuRBU]{{0,2}})(?P<quote>['\"`])(?P<value>[^'\"`\n]+)(?P=quote)",
+    rf"(?P<name>{SECRET_NAME})['\"]?\s*(?::=|=>|==|=(?:\s*\([ \t]*\n)?|:)\s*"
+    rf"(?P<prefix>[rbufRBUF]{{0,2}}){_QUOTED_VALUE}",
     re.IGNORECASE,
 )
+#: ``Server=db;Password=value;``, ``?user=app&password=value``, ``"Pwd=value;…"``: a password key
+#: right after ``;``, ``?``, ``&`` or a quote (one space allowed), ``=`` without spaces, so neither
+#: a keyword argument (``connect(password=pw)``) nor a statement (``x = 1; password = pw``) is one;
+#: nor is a call (``user='a' password=SecretStr('…')``, a repr).
+CONNECTION_KEY_VALUE = re.compile(
+    r"(?<=[;?&'\"]) ?(?P<name>passw(?:or)?d|pwd)=(?![A-Za-z_][\w.]*\()(?P<value>[^;&'\"\s<>]+)",
+    re.IGNORECASE,
+)
+#: ``<add key="ApiKey" value="…"/>`` (.NET appSettings) and ``<password>…</password>``.
+XML_KEY_VALUE = re.compile(
+    rf"\bkey\s*=\s*(?P<q1>['\"])(?P<name>{SECRET_NAME})(?P=q1)\s+value\s*=\s*(?P<q2>['\"])(?P<value>[^'\"\n]+)(?P=q2)",
+    re.IGNORECASE,
+)
+XML_ELEMENT = re.compile(rf"<(?P<name>{SECRET_NAME})>(?P<value>[^<\n]+)</(?P=name)>", re.IGNORECASE)
 UNQUOTED_ASSIGNMENT = re.compile(
     rf"(?<![\w.-])(?P<name>{SECRET_NAME})\s*[:=]\s*(?P<value>[^\s'\"#;,]+)",
     re.IGNORECASE,
@@ -56,7 +84,7 @@ WORDS = re.compile(r"[A-Za-z]+(?:[-_.:/][A-Za-z]+)*")
 PLACEHOLDER = re.compile(
     r"^(?:\$\{?.*\}?|\{\{.*\}\}|<.*>|%\(?.*|\*+|x+|\.+|changeme|change[_-]?me|none|null|nil|true|false|"
     r"example|dummy|redacted|\[redacted\]|your[_-].*|placeholder|secret|password|token|test|todo|"
-    r"os\.environ.*|env\(.*|getenv.*|.*(?:…|\.\.\.))$",
+    r"os\.environ.*|env\(.*|getenv.*|\{.*|.*(?:…|\.\.\.))$",
     re.IGNORECASE,
 )
 
@@ -75,10 +103,24 @@ def entropy(value: str) -> float:
 
 def looks_random(value: str) -> bool:
     """A key or token, not a word: long enough, mixed characters, high entropy."""
-    if len(value) < 12 or " " in value or WORDS.fullmatch(value):
+    if len(value) < 12 or " " in value:
         return False
+    if WORDS.fullmatch(value):
+        return _random_letters(value)
     classes = sum(bool(re.search(p, value)) for p in (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^A-Za-z0-9]"))
     return classes >= 2 and entropy(value) >= 3.0
+
+
+def _random_letters(value: str) -> bool:
+    """Letters only, at least 16, 30-70% upper case, the case changing every third letter or
+    more often, and lone lower-case letters between capitals: ``qwErtYuiOpAsDfGhJkLz`` is a key;
+    CamelCase names (``IsValidApiKeyForUser``, ``XMLHttpRequestToken``) and words are not."""
+    if len(value) < 16 or not value.isascii() or not value.isalpha():
+        return False
+    upper = sum(c.isupper() for c in value) / len(value)
+    runs = 1 + sum(a.isupper() != b.isupper() for a, b in itertools.pairwise(value))
+    lone = sum(len(run) == 1 for run in re.findall(r"[a-z]+", value))
+    return 0.3 <= upper <= 0.7 and runs * 3 >= len(value) and lone >= 2
 
 
 def _secret_value(name: str, value: str) -> bool:
@@ -87,7 +129,15 @@ def _secret_value(name: str, value: str) -> bool:
         return False
     if PASSWORD_NAME.search(name):
         return True
+    if PASS_NAME.search(name) and not re.fullmatch(r"[a-z_-]+", value):
+        return True
     return looks_random(value)
+
+
+def _template(match: re.Match[str]) -> bool:
+    """An f-string that interpolates something: built at run time, not a literal secret."""
+    prefix = match.groupdict().get("prefix") or ""
+    return "f" in prefix.lower() and re.search(r"(?<!\{)\{(?!\{)", match["value"]) is not None
 
 
 def redact(text: str, path: str = "") -> Redacted:
@@ -101,8 +151,10 @@ def redact(text: str, path: str = "") -> Redacted:
     for match in CONNECTION_PASSWORD.finditer(text):
         if not PLACEHOLDER.match(match["value"]):
             spans.append(match.span("value"))
-    for match in QUOTED_ASSIGNMENT.finditer(text):
-        if _secret_value(match["name"], match["value"]):
+    for pattern in (QUOTED_ASSIGNMENT, CONNECTION_KEY_VALUE, XML_KEY_VALUE, XML_ELEMENT):
+        for match in pattern.finditer(text):
+            if _template(match) or not _secret_value(match["name"], match["value"]):
+                continue
             spans.append(match.span("value"))
     if path.lower().endswith(CONFIG_SUFFIXES) or "." not in path.rsplit("/", 1)[-1]:
         for match in UNQUOTED_ASSIGNMENT.finditer(text):
