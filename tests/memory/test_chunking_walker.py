@@ -88,11 +88,75 @@ def test_embedding_text_carries_path_and_symbol() -> None:
 
 
 def test_languages_without_a_parser_are_cut_by_lines_and_named() -> None:
-    go = "package main\n\nfunc Refund(id string) error {\n\treturn nil\n}\n\ntype Order struct {\n\tID string\n}\n"
-    chunks = chunk_text(go, "main.go", max_lines=4)
-    assert [c.symbol for c in chunks] == ["main", "Refund", "Order"]
+    rust = "const LIMIT: u32 = 3;\n\npub fn refund(id: &str) -> bool {\n    true\n}\n"
+    rust += "\nstruct Order {\n    id: String,\n}\n"
+    chunks = chunk_text(rust, "main.rs", max_lines=4)
+    assert [c.symbol for c in chunks] == ["LIMIT", "refund", "Order"]
     markdown = chunk_text("# Deploy\n" + "a\n" * 10 + "## Roll back\n" + "b\n" * 10, "ops.md", max_lines=12)
     assert [c.symbol for c in markdown] == ["Deploy", "Roll back"]
+
+
+GO = """package cart
+
+import "fmt"
+
+// Cart holds items.
+type Cart struct {
+	items []int
+}
+
+// Total sums the items.
+func (c *Cart) Total() int {
+	t := 0
+	for _, i := range c.items {
+		t += i
+	}
+	return t
+}
+
+func New() *Cart { return &Cart{} }
+"""
+
+
+def test_go_is_cut_at_functions_methods_and_types() -> None:
+    chunks = chunk_text(GO, "cart/cart.go", max_lines=8)
+    assert [(c.start_line, c.end_line, c.symbol) for c in chunks] == [
+        (1, 8, "Cart"),  # the package clause goes with the first type; its comment too
+        (10, 17, "Total"),  # the method, named by tree-sitter (the line pattern would name it 'c')
+        (19, 19, "New"),
+    ]
+
+
+TS = """import { x } from "./x";
+
+/** An item. */
+export interface Item {
+  id: string;
+}
+
+export class Cart {
+  items: Item[] = [];
+  total(): number {
+    return this.items.length;
+  }
+}
+
+export function add(a: number, b: number): number {
+  return a + b;
+}
+"""
+
+
+def test_typescript_classes_too_big_are_cut_into_methods() -> None:
+    chunks = chunk_text(TS, "src/cart.ts", max_lines=5)
+    assert [(c.start_line, c.end_line, c.symbol) for c in chunks] == [
+        (1, 1, None),
+        (3, 6, "Item"),  # the doc comment goes with the interface
+        (8, 12, "Cart, Cart.total"),  # the class header with its first method, named in the class
+        (13, 17, "Cart, add"),
+    ]
+    component = "export function Badge(props: Props) {\n  return <span>{props.label}</span>;\n}\n"
+    assert [c.symbol for c in chunk_text(component, "src/badge.tsx")] == ["Badge"]
 
 
 def test_long_functions_are_split_within_limits() -> None:

@@ -36,7 +36,7 @@ LANGUAGES = {
     ".jsx": "javascript",
     ".mjs": "javascript",
     ".ts": "typescript",
-    ".tsx": "typescript",
+    ".tsx": "tsx",
     ".go": "go",
     ".rs": "rust",
     ".java": "java",
