@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("lanterna.memory")
 #: Rows per Pixeltable insert: each insert is one transaction.
 INSERT_BATCH = 256
+#: Documents remembered as stored before the memory of them starts again.
+STORED_CACHE = 200_000
 
 
 @dataclass
@@ -174,6 +176,8 @@ class MemoryStore:
         self.lock = StoreLock()
         #: This process's hold on the store (``locks.StoreUse``): purge needs every other one gone.
         self.use: StoreUse | None = None
+        #: (tenant, doc_id) of documents seen with their row (``stored_documents``).
+        self._stored: set[tuple[str, str]] = set()
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -406,17 +410,29 @@ class MemoryStore:
             c.delete(where=(c.tenant == tenant) & (c.doc_id == doc_id))
         if found:
             d.delete(where=(d.tenant == tenant) & (d.doc_id == doc_id))
+        self._stored.discard((tenant, doc_id))
         return found, chunks
 
     @_reading
     def stored_documents(self, tenant: str, doc_ids: Iterable[str]) -> set[str]:
-        """Those of ``doc_ids`` that have a document row (chunks of the others are an interrupted write)."""
-        ids = sorted(set(doc_ids))
+        """Those of ``doc_ids`` that have a document row (chunks of the others are an interrupted write).
+
+        Only the ids not yet seen with a row are asked about: once a document has its row, its
+        chunks can only go together with it (every delete removes the chunks first), so a search
+        that finds them again needs no second look.
+        """
+        wanted = set(doc_ids)
+        known = {i for i in wanted if (tenant, i) in self._stored}
+        ids = sorted(wanted - known)
         if not ids:
-            return set()
+            return known
         d = self.documents
         rows = d.where((d.tenant == tenant) & d.doc_id.isin(ids)).select(d.doc_id).collect()
-        return {r["doc_id"] for r in rows}
+        found = {r["doc_id"] for r in rows}
+        if len(self._stored) > STORED_CACHE:
+            self._stored.clear()
+        self._stored.update((tenant, i) for i in found)
+        return known | found
 
     # -- reading ---------------------------------------------------------------------------
 
