@@ -14,8 +14,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-#: The commands that may reach the memory daemon (``lanterna.daemon.client.DAEMON_COMMANDS``
-#: and ``memory-purge``, which stops it): only they import the daemon client.
+#: The memory commands: the daemon runs them (``lanterna.daemon.client.DAEMON_COMMANDS``), but
+#: ``memory-purge``, which stops it first. Only they import the daemon client.
 MEMORY_COMMANDS = frozenset(
     {"ingest", "search", "note", "adr", "incident", "show", "memories", "forget", "services", "stats", "memory-purge"}
 )

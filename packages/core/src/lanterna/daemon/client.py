@@ -25,10 +25,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-#: Commands run by the daemon (the memory commands); everything else runs in the process.
-DAEMON_COMMANDS = frozenset(
-    {"ingest", "search", "note", "adr", "incident", "show", "memories", "forget", "services", "stats"}
-)
+from lanterna.launch import MEMORY_COMMANDS
+
+#: Commands run by the daemon (the memory commands but purge, which stops it); the rest run in
+#: the process.
+DAEMON_COMMANDS = MEMORY_COMMANDS - {"memory-purge"}
 #: Options of those commands that take a value (so the value is not mistaken for an argument).
 VALUE_OPTIONS = frozenset(
     {"--service", "-s", "--kind", "-k", "--path", "--limit", "-n", "--per-file", "--title", "-t", "--status"}
@@ -215,6 +216,11 @@ def connect(key: str, *, start: bool = True) -> socket.socket:
     raise DaemonUnavailable(f"the daemon did not start within {START_TIMEOUT_S:.0f} s")
 
 
+def _header(key: str) -> dict[str, Any]:
+    """What every request starts with: the daemon checks it before anything else."""
+    return {"protocol": PROTOCOL, "version": version(), "key": key}
+
+
 def request(conn: socket.socket, message: dict[str, Any]) -> Any:
     """Send ``message``; yield each reply line as a dict until the daemon closes the connection."""
     conn.sendall((json.dumps(message) + "\n").encode())
@@ -230,17 +236,11 @@ def run(args: list[str]) -> int | None:
         conn = connect(key)
     except (DaemonUnavailable, OSError):
         return None
-    columns = 0
-    with contextlib.suppress(OSError):
-        columns = os.get_terminal_size(sys.stderr.fileno()).columns
     message = {
-        "protocol": PROTOCOL,
-        "version": version(),
-        "key": key,
+        **_header(key),
         "argv": absolute_paths(args),
         "stdout_tty": sys.stdout.isatty(),
         "stderr_tty": sys.stderr.isatty(),
-        "columns": columns,
     }
     with conn:
         try:
@@ -276,7 +276,7 @@ def stop(key: str | None = None, timeout: float = 30.0) -> int | None:
         return None
     pid = None
     with conn:
-        for reply in request(conn, {"protocol": PROTOCOL, "version": version(), "key": key, "stop": True}):
+        for reply in request(conn, {**_header(key), "stop": True}):
             pid = reply.get("stopping", pid)
     deadline = time.monotonic() + timeout
     while pid and time.monotonic() < deadline and _alive(pid):
@@ -292,7 +292,7 @@ def status(key: str | None = None) -> dict[str, Any] | None:
     except (DaemonUnavailable, OSError):
         return None
     with conn:
-        for reply in request(conn, {"protocol": PROTOCOL, "version": version(), "key": key, "status": True}):
+        for reply in request(conn, {**_header(key), "status": True}):
             return dict(reply)
     return None
 
@@ -314,10 +314,9 @@ def running_keys() -> list[str]:
 
 def _alive(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # the daemon runs in a session of its own: never our child, never a zombie of ours
     except ProcessLookupError:
         return False
-    except PermissionError:
+    except PermissionError:  # a pid now used by another user's process
         return True
-    # a child of ours that exited is a zombie until reaped; a daemon is never our child
     return True
