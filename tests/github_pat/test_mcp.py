@@ -3,10 +3,12 @@ over streamable HTTP, each served with its own token only."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import sys
 import threading
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -152,7 +154,9 @@ class RepoPolicy:
         return "acme/secret is off limits" if resource == "repo:github:acme/secret" else None
 
 
-async def test_a_policy_allows_or_denies_per_repository(github):
+@contextlib.asynccontextmanager
+async def policy_session(github: Any) -> AsyncIterator[tuple[RepoPolicy, Any]]:
+    """An in-process MCP session whose host denies acme/secret (a repository with a secret plan)."""
     from mcp import Client
 
     from lanterna.server.app import build_server
@@ -162,6 +166,11 @@ async def test_a_policy_allows_or_denies_per_repository(github):
     host = get_host()
     host.register(policy, "repo-policy")
     async with Client(build_server(host)) as client:
+        yield policy, client
+
+
+async def test_a_policy_allows_or_denies_per_repository(github):
+    async with policy_session(github) as (policy, client):
         allowed = await client.call_tool("github_read", {"repo": "acme/billing", "path": "README.md"})
         denied = await client.call_tool("github_read", {"repo": "acme/secret", "path": "plan.md"})
         listed = await client.call_tool("github_repos", {})
@@ -172,15 +181,7 @@ async def test_a_policy_allows_or_denies_per_repository(github):
 
 
 async def test_a_repository_policy_binds_its_ingest_too(github):
-    from mcp import Client
-
-    from lanterna.server.app import build_server
-
-    github.add_repo("acme/secret", {"plan.md": "secret plans\n"})
-    policy = RepoPolicy()
-    host = get_host()
-    host.register(policy, "repo-policy")
-    async with Client(build_server(host)) as client:
+    async with policy_session(github) as (policy, client):
         denied = await client.call_tool("memory_ingest", {"path": "github:acme/secret", "service": "plans"})
         allowed = await client.call_tool("memory_ingest", {"path": "github:acme/billing", "service": "billing"})
     assert denied.is_error and "acme/secret is off limits" in text_of(denied)
