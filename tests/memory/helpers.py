@@ -6,6 +6,7 @@ import contextlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from lanterna.guard import Guard
 from lanterna.memory.api import MemoryService
@@ -54,3 +55,23 @@ MEMORY_TOOLS = frozenset(
         "memory_stats",
     }
 )
+
+
+def run_on_own_store(tmp_path: Path, embedder: str, script: str, *args: str) -> Any:
+    """Run ``script`` (Python that prints one JSON line last) in a process with a store of its own
+    under ``tmp_path`` and ``embedder``, no third-party plugin; the parsed last line."""
+    import json
+    import subprocess
+
+    from tests.helpers import subprocess_env
+
+    env = subprocess_env(
+        tmp_path / "home",
+        own_store=True,
+        LANTERNA_LOAD_PLUGINS="",
+        LANTERNA_PIXELTABLE_HOME=str(tmp_path / "pxt"),
+        LANTERNA_EMBEDDER=embedder,
+    )
+    done = subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -14,9 +11,8 @@ from lanterna import hookimpl
 from lanterna.memory.embedders import EmbedderError, HashEmbedder, collect_embedders
 from lanterna.memory.memory import memory_service
 from lanterna.plugins import PluginHost
-from tests.helpers import subprocess_env
 
-from .helpers import write_tree
+from .helpers import run_on_own_store, write_tree
 
 
 class Sized(HashEmbedder):
@@ -82,18 +78,7 @@ INGEST_AND_SEARCH = textwrap.dedent(
 
 def test_a_16_dimension_embedder_ingests_and_searches(tmp_path: Path) -> None:
     root = write_tree(tmp_path / "small", {f"h{i}.py": f"def handler_{i}(event):\n    return {i}\n" for i in range(5)})
-    env = subprocess_env(
-        tmp_path / "home",
-        own_store=True,
-        LANTERNA_LOAD_PLUGINS="",
-        LANTERNA_PIXELTABLE_HOME=str(tmp_path / "pxt"),
-        LANTERNA_EMBEDDER="tiny-16",
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", INGEST_AND_SEARCH, str(root)], env=env, capture_output=True, text=True, timeout=300
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    out = json.loads(done.stdout.strip().splitlines()[-1])
+    out = run_on_own_store(tmp_path, "tiny-16", INGEST_AND_SEARCH, str(root))
     assert out["report"]["added"] == 5 and out["report"]["chunks"] == 5
     assert out["stats"]["embedder"] == "tiny-16" and out["stats"]["dimensions"] == 16
     assert len(out["hits"]) == 3  # the HNSW index over 16-float vectors answers

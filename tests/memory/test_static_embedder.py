@@ -14,9 +14,8 @@ import pytest
 
 from lanterna.memory import distill
 from lanterna.memory.embedders import EmbedderError, StaticEmbedder
-from tests.helpers import subprocess_env
 
-from .helpers import write_tree
+from .helpers import run_on_own_store, write_tree
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = Path(distill.__file__).parent / "data" / "minilm-static.npz"
@@ -159,18 +158,7 @@ def test_ingest_and_search_through_the_memory_service(tmp_path: Path) -> None:
         "billing/invoice.py": "def total_with_vat(lines, rate):\n    return sum(l.price for l in lines) * (1 + rate)\n",
     }
     root = write_tree(tmp_path / "shop", corpus)
-    env = subprocess_env(
-        tmp_path / "home",
-        own_store=True,
-        LANTERNA_LOAD_PLUGINS="",
-        LANTERNA_PIXELTABLE_HOME=str(tmp_path / "pxt"),
-        LANTERNA_EMBEDDER="minilm-static",
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", INGEST_AND_SEARCH, str(root)], env=env, capture_output=True, text=True, timeout=300
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    out = json.loads(done.stdout.strip().splitlines()[-1])
+    out = run_on_own_store(tmp_path, "minilm-static", INGEST_AND_SEARCH, str(root))
     assert out["report"]["added"] == 4
     assert out["stats"]["embedder"] == "minilm-static" and out["stats"]["dimensions"] == 384
     expected = {
