@@ -88,7 +88,7 @@ def test_settings_defaults_and_external_database(monkeypatch: pytest.MonkeyPatch
     monkeypatch.delenv("LANTERNA_EMBEDDER")
     default = MemorySettings.from_config(Config())
     assert default.pixeltable_home == lanterna_home / "data" / "pixeltable"
-    assert default.embedder == "minilm-l6-v2-int8" and default.db_connect_str is None
+    assert default.embedder is None and default.db_connect_str is None  # a store's own, or the default for a new one
     configured = MemorySettings.from_config(
         Config(data={"memory": {"db_connect_str": "postgresql://u:p@db/lanterna", "pixeltable_home": "/srv/pxt"}})
     )

@@ -15,10 +15,26 @@ import sys
 from typing import Any
 
 #: The memory commands: the daemon runs them (``lanterna.daemon.client.DAEMON_COMMANDS``), but
-#: ``memory-purge``, which stops it first. Only they import the daemon client.
+#: ``EXCLUSIVE_COMMANDS``. Only they import the daemon client.
 MEMORY_COMMANDS = frozenset(
-    {"ingest", "search", "note", "adr", "incident", "show", "memories", "forget", "services", "stats", "memory-purge"}
+    {
+        "ingest",
+        "search",
+        "note",
+        "adr",
+        "incident",
+        "show",
+        "memories",
+        "forget",
+        "services",
+        "stats",
+        "memory-purge",
+        "memory",
+    }
 )
+#: Commands that rewrite the store (purge, reembed) and need it to themselves: they stop this
+#: home's daemons, then run here.
+EXCLUSIVE_COMMANDS = frozenset({"memory-purge", "memory"})
 DEFAULT_ADDRESS = "127.0.0.1"
 DEFAULT_PORT = 8765
 
@@ -119,8 +135,8 @@ def main() -> None:
             code = client.run(args)
             if code is not None:
                 sys.exit(code)
-        elif args[:1] == ["memory-purge"]:
-            # purge needs the store to itself: daemons of this home holding it open step aside
+        elif args[0] in EXCLUSIVE_COMMANDS and not {"--help", "-h"} & set(args) and args[:2] != ["memory"]:
+            # the store is rewritten: daemons of this home holding it open step aside
             key = client.daemon_key()
             for each in [key, *client.siblings(key)]:
                 client.stop(each)

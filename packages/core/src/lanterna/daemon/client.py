@@ -25,11 +25,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lanterna.launch import MEMORY_COMMANDS
+from lanterna.launch import EXCLUSIVE_COMMANDS, MEMORY_COMMANDS
 
-#: Commands run by the daemon (the memory commands but purge, which stops it); the rest run in
-#: the process.
-DAEMON_COMMANDS = MEMORY_COMMANDS - {"memory-purge"}
+#: Commands run by the daemon (the memory commands but those that rewrite the store, which stop
+#: it); the rest run in the process.
+DAEMON_COMMANDS = MEMORY_COMMANDS - EXCLUSIVE_COMMANDS
 #: Options of those commands that take a value (so the value is not mistaken for an argument).
 VALUE_OPTIONS = frozenset(
     {"--service", "-s", "--kind", "-k", "--path", "--limit", "-n", "--per-file", "--title", "-t", "--status"}

@@ -273,6 +273,22 @@ class MemoryService:
     def stats(self) -> dict[str, Any]:
         return self.store().stats(self.tenant())
 
+    def reembed(
+        self, embedder: str | None = None, progress: Callable[[int, int], None] | None = None
+    ) -> dict[str, Any]:
+        """Move the store (every tenant: an operator action) to ``embedder``, by default the
+        configured one, embedding every chunk again."""
+        from dataclasses import replace
+
+        from lanterna.memory.embedders import DEFAULT_EMBEDDER
+        from lanterna.memory.store import get_store
+
+        target = self.embedder(embedder or self.settings.embedder or DEFAULT_EMBEDDER)
+        store = get_store(replace(self.settings, embedder=None), self.embedder)  # opened with its own embedder
+        if store.embedder.name == target.name:
+            return {"chunks": 0, "embedder": target.name, "previous_embedder": target.name, "unchanged": True}
+        return store.reembed(target, progress)
+
     def purge(self) -> dict[str, int]:
         """Drop deleted rows from Pixeltable's version history (every tenant: an operator action)."""
         return self.store().purge()

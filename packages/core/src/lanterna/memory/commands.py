@@ -227,6 +227,43 @@ class MemoryCommands:
             counts = self.service.purge()
         print(f"purged: {counts['documents']} documents and {counts['chunks']} chunks kept, history dropped")
 
+    def reembed_command(
+        self,
+        embedder: Annotated[
+            str | None,
+            typer.Option(
+                "--embedder",
+                "-e",
+                help="Embedder to move to (default: [memory] embedder, else Lanterna's default).",
+            ),
+        ] = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Embed every stored chunk again with another embedder (all tenants); searches use the old
+        vectors until the new ones are complete."""
+        from lanterna.memory.progress import ProgressLine
+
+        shown = sys.stderr.isatty() and not as_json
+        line = ProgressLine(sys.stderr, verb="re-embedding", files=False) if shown else None
+        with self.guarded("memory.reembed", "service:*"):
+            try:
+                result = self.service.reembed(embedder, (lambda done, total: line(done, total, done)) if line else None)
+            finally:
+                if line:
+                    line.close()
+        if as_json:
+            return print_json(result)
+        if result.get("unchanged"):
+            print(f"the store is already embedded with {result['embedder']}: nothing to do")
+            return
+        print(
+            f"re-embedded {result['chunks']} chunks with {result['embedder']} (was {result['previous_embedder']})"
+            f" in {result['seconds']:.1f} s"
+        )
+        configured = self.service.settings.embedder
+        if configured and configured != result["embedder"]:
+            print(f'now set [memory] embedder = "{result["embedder"]}" (or remove it): it names {configured}')
+
 
 @contextlib.contextmanager
 def _progress(enabled: bool) -> Iterator[Callable[[int, int, int], None] | None]:
@@ -291,3 +328,7 @@ def register(cli: typer.Typer, service: MemoryService) -> None:
     cli.command("services")(commands.services_command)
     cli.command("stats")(commands.stats_command)
     cli.command("memory-purge")(commands.purge_command)
+    group = typer.Typer(name="memory", help="Maintain the long-term memory store.", no_args_is_help=True)
+    group.command("reembed")(commands.reembed_command)
+    group.command("purge")(commands.purge_command)
+    cli.add_typer(group, name="memory")

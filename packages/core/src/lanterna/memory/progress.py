@@ -1,4 +1,5 @@
-"""The ingest progress line of the CLI: files and chunks done, the rate and an ETA, on stderr."""
+"""The progress line of the CLI's long runs (ingest, reembed): work done, the rate and an ETA,
+on stderr."""
 
 from __future__ import annotations
 
@@ -16,11 +17,14 @@ class ProgressLine:
     """``progress(files_done, files_total, chunks_done)`` drawn as one line rewritten in place.
 
     The ETA counts only the files this run had to read: unchanged files reported at the start
-    take no time and would make it far too hopeful.
+    take no time and would make it far too hopeful. ``verb`` opens the line; with
+    ``files=False`` the work counted is the chunks themselves (``progress(done, total, done)``).
     """
 
-    def __init__(self, stream: TextIO, every: float = 0.2) -> None:
+    def __init__(self, stream: TextIO, every: float = 0.2, *, verb: str = "ingesting", files: bool = True) -> None:
         self.stream = stream
+        self.verb = verb
+        self.files = files
         self.every = every
         self.started = time.monotonic()
         self.last_drawn = 0.0
@@ -37,7 +41,10 @@ class ProgressLine:
         self.draw(self.line(done, total, chunks, now - self.started))
 
     def line(self, done: int, total: int, chunks: int, elapsed: float) -> str:
-        text = f"ingesting: {done}/{total} files, {chunks} chunks"
+        if self.files:
+            text = f"{self.verb}: {done}/{total} files, {chunks} chunks"
+        else:
+            text = f"{self.verb}: {done}/{total} chunks"
         if elapsed > 0.5 and chunks:
             text += f", {chunks / elapsed:.0f} chunks/s"
         worked = done - (self.first_done or 0)

@@ -142,5 +142,6 @@ def check_embedder(meta: dict[str, Any], embedder: str, where: Path | str) -> No
     if stored and stored != embedder:
         raise StoreError(
             f"the memory store at {where} was embedded with '{stored}', but the configured embedder is"
-            f" '{embedder}'; set [memory] embedder = \"{stored}\" or use a new pixeltable_home"
+            f" '{embedder}'; run `lanterna memory reembed --embedder {embedder}` to switch it, or set"
+            f' [memory] embedder = "{stored}"'
         )

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lanterna.config import Config, data_dir
-from lanterna.memory.embedders import DEFAULT_EMBEDDER
 
 
 @dataclass(frozen=True)
@@ -17,11 +16,13 @@ class MemorySettings:
     ``pixeltable_home``: ``LANTERNA_PIXELTABLE_HOME`` or ``[memory] pixeltable_home``, default
     ``<data dir>/pixeltable``. ``db_connect_str``: ``LANTERNA_DB_CONNECT_STR`` or ``[memory]
     db_connect_str``, an external PostgreSQL (with pgvector) for teams, passed to Pixeltable.
+    ``embedder``: ``LANTERNA_EMBEDDER`` or ``[memory] embedder``; None when neither is set, and
+    then a store keeps the embedder it was built with (a new one gets ``DEFAULT_EMBEDDER``).
     """
 
     pixeltable_home: Path
     db_connect_str: str | None
-    embedder: str
+    embedder: str | None
     max_file_bytes: int
     chunk_lines: int
 
@@ -30,10 +31,11 @@ class MemorySettings:
         section = config.section("memory")
         home = os.environ.get("LANTERNA_PIXELTABLE_HOME") or section.get("pixeltable_home")
         connect = os.environ.get("LANTERNA_DB_CONNECT_STR") or section.get("db_connect_str")
+        embedder = os.environ.get("LANTERNA_EMBEDDER") or section.get("embedder")
         return cls(
             pixeltable_home=Path(home).expanduser() if home else data_dir() / "pixeltable",
             db_connect_str=str(connect) if connect else None,
-            embedder=os.environ.get("LANTERNA_EMBEDDER") or str(section.get("embedder", DEFAULT_EMBEDDER)),
+            embedder=str(embedder) if embedder else None,
             max_file_bytes=int(section.get("max_file_kb", 512)) * 1024,
             chunk_lines=int(section.get("chunk_lines", 40)),
         )

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from lanterna.memory import schema
+from lanterna.memory.embedders import DEFAULT_EMBEDDER
 from lanterna.memory.runtime import RuntimeSettings, StoreError, start
 
 if TYPE_CHECKING:
@@ -185,29 +186,33 @@ class MemoryStore:
     def open(cls, settings: MemorySettings, embedder_named: Callable[[str], Embedder]) -> MemoryStore:
         """Start Pixeltable, check (or create) the schema and return the store.
 
-        ``embedder_named`` resolves ``settings.embedder`` (after the store's marker is checked,
-        so a mismatch is reported before any model loads).
+        The embedder is the configured one (``settings.embedder``), which must be the one the
+        store was built with; with none configured, the store's own, and ``DEFAULT_EMBEDDER``
+        for a new store. The marker is checked before any model loads, so a mismatch is
+        reported at once.
         """
         home = settings.pixeltable_home
         marker = schema.read_marker(home)
         if marker is not None:  # checked before Pixeltable reads anything of this store
             schema.check_compatible(marker, home)
-            schema.check_embedder(marker, settings.embedder, home)
-        embedder = embedder_named(settings.embedder)
+            if settings.embedder:
+                schema.check_embedder(marker, settings.embedder, home)
+        embedder = embedder_named(settings.embedder or (marker or {}).get("embedder") or DEFAULT_EMBEDDER)
         from lanterna.memory.locks import schema_lock
 
         with schema_lock(settings):  # several processes may start one store at once
-            return cls._open(settings, embedder)
+            return cls._open(settings, embedder, embedder_named)
 
     @classmethod
-    def _open(cls, settings: MemorySettings, embedder: Embedder) -> MemoryStore:
+    def _open(
+        cls, settings: MemorySettings, embedder: Embedder, embedder_named: Callable[[str], Embedder]
+    ) -> MemoryStore:
         home = settings.pixeltable_home
         start(RuntimeSettings(home=home, db_connect_str=settings.db_connect_str))
         import pixeltable as pxt
 
         from lanterna.memory import udf
 
-        udf.activate(embedder)
         where = (settings.db_connect_str and "the configured database") or home
         try:
             existing = set(pxt.list_tables(schema.DIR)) if schema.DIR in pxt.list_dirs() else set()
@@ -215,7 +220,7 @@ class MemoryStore:
             raise StoreError(
                 f"cannot read the memory store at {where}: {exc}; move it away or fix the database"
             ) from exc
-        existing = _finish_interrupted_purge(existing)
+        existing = _finish_interrupted_reembed(_finish_interrupted_purge(existing))
         if not existing:
             tables = cls._create(embedder)
             meta = schema.new_meta(embedder.name, embedder.dimensions)
@@ -232,9 +237,16 @@ class MemoryStore:
                 "chunks": pxt.get_table(schema.CHUNKS),
             }
             meta = {r["key"]: r["value"] for r in tables["meta"].select().collect()}
+            if REEMBED_TARGET in meta:  # a reembed stopped before it created its table
+                tables["meta"].delete(where=tables["meta"].key == REEMBED_TARGET)
+                del meta[REEMBED_TARGET]
             schema.check_compatible(meta, where)
+            stored = meta.get("embedder")
+            if not settings.embedder and stored and stored != embedder.name:
+                embedder = embedder_named(stored)  # a shared database's store, with no local marker yet
             schema.check_embedder(meta, embedder.name, where)
             meta = cls._migrate(tables, meta)
+        udf.activate(embedder)
         schema.write_marker(home, meta)
         return cls(settings, embedder, tables)
 
@@ -606,6 +618,76 @@ class MemoryStore:
             counts[attr] = len(rows)
             counts[f"{attr}_versions_dropped"] = before
 
+    def reembed(self, target: Embedder, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+        """Embed every chunk again with ``target`` and make it the store's embedder.
+
+        The new vectors go into a table of their own (``REEMBED_STAGING``, indexed once full);
+        the store keeps answering with the old vectors until that table replaces the chunks
+        table, so two vector spaces never meet in one index. Refused while another process has
+        the store open, like ``purge``. ``progress(chunks_done, chunks_total)`` as it goes.
+        """
+        from lanterna.memory.locks import StoreInUse
+
+        exclusively = self.use.exclusively() if self.use is not None else contextlib.nullcontext()
+        try:
+            with exclusively, self.lock.exclusive():
+                return self._reembed(target, progress)
+        except StoreInUse:
+            raise StoreError(
+                "another process has the memory store open (a running server or another command);"
+                " stop it, then run `lanterna memory reembed` again"
+            ) from None
+
+    def _reembed(self, target: Embedder, progress: Callable[[int, int], None] | None) -> dict[str, Any]:
+        import time
+
+        import numpy as np
+        import pixeltable as pxt
+
+        started = time.perf_counter()
+        before = self.embedder.name
+        c = self.chunks
+        columns = [getattr(c, name) for name in schema.chunk_columns(target.dimensions) if name != "embedding"]
+        rows = [dict(r) for r in c.select(*columns).collect()]
+        self._set_meta({REEMBED_TARGET: f"{target.name}:{target.dimensions}"})
+        staging = pxt.create_table(REEMBED_STAGING, schema.chunk_columns(target.dimensions), if_exists="replace")
+        embed_seconds = 0.0
+        if progress:
+            progress(0, len(rows))
+        # Filled without its vector index (bulk inserts are ~15 times faster), indexed once full.
+        for start_at in range(0, len(rows), REEMBED_BATCH):
+            batch = rows[start_at : start_at + REEMBED_BATCH]
+            begun = time.perf_counter()
+            vectors = target.embed([_embedded_text(r) for r in batch])
+            embed_seconds += time.perf_counter() - begun
+            for row, vector in zip(batch, vectors, strict=True):
+                row["embedding"] = np.asarray(vector, dtype=np.float32)
+            staging.insert(batch)
+            if progress:
+                progress(start_at + len(batch), len(rows))
+        schema.create_indexes(chunks=staging)
+        pxt.move(schema.CHUNKS, REEMBED_OLD)
+        pxt.move(REEMBED_STAGING, schema.CHUNKS)
+        self.chunks = pxt.get_table(schema.CHUNKS)
+        meta = _apply_reembed_target(self.meta_table)
+        schema.write_marker(self.settings.pixeltable_home, meta)
+        pxt.drop_table(REEMBED_OLD)
+        self.embedder = target
+        from lanterna.memory import udf
+
+        udf.activate(target)
+        return {
+            "chunks": len(rows),
+            "embedder": target.name,
+            "previous_embedder": before,
+            "dimensions": target.dimensions,
+            "embed_seconds": round(embed_seconds, 2),
+            "seconds": round(time.perf_counter() - started, 2),
+        }
+
+    def _set_meta(self, values: dict[str, str]) -> None:
+        _set_meta(self.meta_table, values)
+
     @_reading
     def history_contains(self, text: str) -> bool:
         """Whether any stored version of the chunks (deleted ones included) holds ``text``."""
@@ -634,6 +716,69 @@ def _finish_interrupted_purge(existing: set[str]) -> set[str]:
             pxt.move(staging, name)
             existing.add(name)
         existing.discard(staging)
+    return existing
+
+
+#: Where ``reembed`` writes the new vectors, and the name the old chunks table takes while
+#: the new one takes its place; the meta key naming the embedder being moved to.
+REEMBED_STAGING = f"{schema.CHUNKS}_reembed"
+REEMBED_OLD = f"{schema.CHUNKS}_old"
+REEMBED_TARGET = "reembed_to"
+#: Chunks embedded and inserted together by ``reembed``.
+REEMBED_BATCH = 512
+
+
+def _embedded_text(row: dict[str, Any]) -> str:
+    """The text a stored chunk was embedded from: records as they are, files with their place on top."""
+    from lanterna.memory.chunking import embedding_text
+
+    if row["path"].startswith("record:"):
+        return row["text"]
+    return embedding_text(row["path"], row["symbol"], row["text"])
+
+
+def _set_meta(meta_table: Any, values: dict[str, str]) -> None:
+    for key, value in values.items():
+        meta_table.delete(where=meta_table.key == key)
+        meta_table.insert([{"key": key, "value": value}])
+
+
+def _apply_reembed_target(meta_table: Any) -> dict[str, str]:
+    """Make the embedder named by ``REEMBED_TARGET`` the store's; the store's meta afterwards."""
+    meta = {r["key"]: r["value"] for r in meta_table.select().collect()}
+    target = meta.get(REEMBED_TARGET)
+    if target:
+        name, _, dimensions = target.rpartition(":")
+        _set_meta(meta_table, {"embedder": name, "dimensions": dimensions})
+        meta_table.delete(where=meta_table.key == REEMBED_TARGET)
+    return {r["key"]: r["value"] for r in meta_table.select().collect()}
+
+
+def _finish_interrupted_reembed(existing: set[str]) -> set[str]:
+    """Complete or undo a reembed that stopped half-way; returns the tables there are now.
+
+    Before ``REEMBED_OLD`` exists the old chunks table is untouched and the new one may be
+    partial: it goes. Once the old table has been renamed the new one is complete (it is
+    renamed only when full and indexed): the swap is finished.
+    """
+    import pixeltable as pxt
+
+    if schema.META not in existing or not {REEMBED_OLD, REEMBED_STAGING} & existing:
+        return existing
+    meta_table: Any = pxt.get_table(schema.META)
+    if REEMBED_OLD in existing:
+        if schema.CHUNKS not in existing and REEMBED_STAGING in existing:
+            pxt.move(REEMBED_STAGING, schema.CHUNKS)
+            existing.add(schema.CHUNKS)
+        log.warning("finishing an interrupted memory reembed")
+        _apply_reembed_target(meta_table)
+        pxt.drop_table(REEMBED_OLD)
+    else:
+        if REEMBED_STAGING in existing:
+            log.warning("dropping the new vectors of an interrupted memory reembed: the store keeps its old ones")
+            pxt.drop_table(REEMBED_STAGING)
+        meta_table.delete(where=meta_table.key == REEMBED_TARGET)
+    existing -= {REEMBED_OLD, REEMBED_STAGING}
     return existing
 
 
