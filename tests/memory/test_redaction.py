@@ -151,6 +151,22 @@ def test_more_shapes_are_redacted(rel: str, template: str, value: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "prefix",
+    [
+        "x = compute(1)\n" * 20_000,  # deep in a long file
+        "# İstanbul, Straße: text whose lower case is longer\n",
+        "secret_setting = load()\nx = 1\n",  # a name line before, unrelated
+    ],
+    ids=["long-file", "unicode", "after-another-name"],
+)
+def test_secrets_are_found_anywhere_in_a_file(prefix: str) -> None:
+    original = prefix + f'DB_PASSWORD = (\n    "{DB_PASSWORD}"\n)\nCLIENT = "{GITHUB}"\n'
+    result = redact(original, "app/settings.py")
+    assert DB_PASSWORD not in result.text and GITHUB not in result.text and result.count == 2
+    assert result.text.startswith(prefix) and result.text.count("\n") == original.count("\n")
+
+
+@pytest.mark.parametrize(
     "code",
     [
         "def check(token):\n    return token.kind == 'sk-ip'\n# AKIA is a prefix\n",

@@ -140,26 +140,70 @@ def _template(match: re.Match[str]) -> bool:
     return "f" in prefix.lower() and re.search(r"(?<!\{)\{(?!\{)", match["value"]) is not None
 
 
+#: Literal parts that every match of ``TOKEN_FORMATS`` contains: texts without any skip it.
+TOKEN_MARKERS = ("AKIA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "xox", "sk-", "k_live_",
+                 "k_test_", "AIza", "eyJ", "hooks.slack.com")  # fmt: skip
+#: Lower-case literals that every secret-like name (``SECRET_NAME``) contains.
+NAME_MARKERS = ("secret", "passw", "pwd", "pass", "token", "apikey", "api_key", "api-key", "access", "private",
+                "credential", "auth")  # fmt: skip
+#: Lines after a secret-like name that an assigned value may start on: ``NAME = (\n    "value"\n)``.
+VALUE_LINES = 3
+
+
+def _name_blocks(text: str) -> list[tuple[int, int]]:
+    """Spans of ``text`` that may hold a secret-like name and its value: each line with a name
+    marker and the ``VALUE_LINES`` after it, overlapping ones merged, each starting a line.
+
+    The name-based patterns scan only these: on whole files their leading name part makes the
+    regex engine retry at every character of every identifier (about 1 MB/s on code).
+    """
+    lower = text.lower()
+    if len(lower) != len(text):  # a few characters lower-case to two: positions would not match
+        return [(0, len(text))]
+    starts: set[int] = set()
+    for marker in NAME_MARKERS:
+        at = lower.find(marker)
+        while at >= 0:
+            starts.add(text.rfind("\n", 0, at) + 1)
+            at = lower.find(marker, text.find("\n", at) + 1 or len(text))
+    blocks: list[tuple[int, int]] = []
+    for start in sorted(starts):
+        end = start
+        for _ in range(VALUE_LINES + 1):
+            end = text.find("\n", end) + 1 or len(text)
+        if blocks and start <= blocks[-1][1]:
+            blocks[-1] = (blocks[-1][0], max(blocks[-1][1], end))
+        else:
+            blocks.append((start, end))
+    return blocks
+
+
 def redact(text: str, path: str = "") -> Redacted:
     """``text`` with every secret value replaced by ``[REDACTED]`` (line breaks kept)."""
     spans: list[tuple[int, int]] = []
 
-    for match in PRIVATE_KEY.finditer(text):
-        spans.append(match.span("body"))
-    for match in TOKEN_FORMATS.finditer(text):
-        spans.append(match.span())
-    for match in CONNECTION_PASSWORD.finditer(text):
-        if not PLACEHOLDER.match(match["value"]):
-            spans.append(match.span("value"))
-    for pattern in (QUOTED_ASSIGNMENT, CONNECTION_KEY_VALUE, XML_KEY_VALUE, XML_ELEMENT):
-        for match in pattern.finditer(text):
-            if _template(match) or not _secret_value(match["name"], match["value"]):
-                continue
-            spans.append(match.span("value"))
-    if path.lower().endswith(CONFIG_SUFFIXES) or "." not in path.rsplit("/", 1)[-1]:
-        for match in UNQUOTED_ASSIGNMENT.finditer(text):
-            if _secret_value(match["name"], match["value"]):
+    if "PRIVATE KEY" in text:
+        for match in PRIVATE_KEY.finditer(text):
+            spans.append(match.span("body"))
+    if any(marker in text for marker in TOKEN_MARKERS):
+        for match in TOKEN_FORMATS.finditer(text):
+            spans.append(match.span())
+    if "://" in text:
+        for match in CONNECTION_PASSWORD.finditer(text):
+            if not PLACEHOLDER.match(match["value"]):
                 spans.append(match.span("value"))
+    unquoted = path.lower().endswith(CONFIG_SUFFIXES) or "." not in path.rsplit("/", 1)[-1]
+    for begin, end in _name_blocks(text):
+        block = text[begin:end]
+        for pattern in (QUOTED_ASSIGNMENT, CONNECTION_KEY_VALUE, XML_KEY_VALUE, XML_ELEMENT):
+            for match in pattern.finditer(block):
+                if _template(match) or not _secret_value(match["name"], match["value"]):
+                    continue
+                spans.append((begin + match.start("value"), begin + match.end("value")))
+        if unquoted:
+            for match in UNQUOTED_ASSIGNMENT.finditer(block):
+                if _secret_value(match["name"], match["value"]):
+                    spans.append((begin + match.start("value"), begin + match.end("value")))
     if not spans:
         return Redacted(text, 0)
     merged: list[list[int]] = []
