@@ -1,14 +1,15 @@
 """Incremental ingest of a source tree (a local folder or a code source's snapshot) into one
 tenant's service.
 
-Unchanged files (same content hash: sha256 of the text, or a code host's blob id) are skipped,
-changed ones replaced, deleted ones removed — only among the documents of this tenant and
-service. A run that was killed leaves chunks without a document row; the next run removes them
+Unchanged files (same content hash: sha256 of the text before redaction, or a code host's
+blob id) are skipped, changed ones replaced, deleted ones removed — only among the documents
+of this tenant and service. A run that was killed leaves chunks without a document row; the next run removes them
 and stores those files again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import time
@@ -31,8 +32,16 @@ if TYPE_CHECKING:
     #: ``progress(files_done, files_total, chunks_done)``, called as the ingest goes.
     Progress = Callable[[int, int, int], None]
 
-#: Chunks embedded and inserted together (one insert per table per batch).
+#: Chunks embedded and inserted together (one insert per table per batch), and when loading
+#: in bulk (nothing is visible before the end, so only the embedder's batch matters).
 WRITE_BATCH_CHUNKS = 64
+BULK_WRITE_BATCH_CHUNKS = 512
+#: Characters of text per chunk, on average, to estimate an ingest's chunks before chunking.
+CHARS_PER_CHUNK = 1000
+#: Chunks per second of embedding from which the rest of a large ingest loads in bulk: the
+#: HNSW index takes ~3 ms a row, so below this rate it is a small part of the time, and
+#: loading row by row keeps each file searchable as soon as it is stored.
+BULK_MIN_EMBED_RATE = 1000
 RECORD_PREFIX = "record:"
 #: Files a code source need not download to know they are binary.
 BINARY_SUFFIXES = frozenset(
@@ -108,6 +117,8 @@ class IngestReport:
     skipped_ignored: int = 0
     embed_seconds: float = 0.0
     seconds: float = 0.0
+    #: Whether the new chunks were loaded in bulk (``MemoryStore.bulk_load``).
+    bulk: bool = False
     #: What a code source reports about the download (requests made, bytes), if any.
     source: dict[str, Any] = field(default_factory=dict)
 
@@ -268,13 +279,9 @@ def _ingest_locked(
         if text is None:
             report.skipped_binary.append(rel)
             continue
-        redacted = redact(text, rel)
-        if redacted.count:
-            report.redacted_secrets.append(rel)
-            text = redacted.text
         seen.add(rel)
         report.files_seen += 1
-        digest = digests[rel] or hashlib.sha256(text.encode("utf-8")).hexdigest()
+        digest = digests[rel] or hashlib.sha256(text.encode("utf-8")).hexdigest()  # of the file as it is
         stored = known.get(rel)
         if stored is not None and stored[1] == digest and rel not in interrupted:
             report.unchanged += 1
@@ -283,6 +290,10 @@ def _ingest_locked(
             if progress:
                 progress(done, total, report.chunks)
             continue
+        redacted = redact(text, rel)
+        if redacted.count:
+            report.redacted_secrets.append(rel)
+            text = redacted.text
         if stored is not None:
             report.updated += 1
         else:
@@ -297,35 +308,43 @@ def _ingest_locked(
         roots = store.roots_of(tenant, service)
         store.set_root(tenant, service, root, [rel for rel in unchanged if roots.get(rel) != root])
 
-    batch: list[DocumentIn] = []
-    batch_chunks = 0
-    for rel, text, digest in pending:
-        chunks = chunk_text(text, rel, max_lines=store.settings.chunk_lines)
-        batch.append(
-            DocumentIn(
-                kind=kind or kind_for(rel),
-                path=rel,
-                content_hash=digest,
-                title=rel,
-                root=root,
-                chunks=[
-                    ChunkIn(c.start_line, c.end_line, c.text, c.symbol, embedding_text(rel, c.symbol, c.text))
-                    for c in chunks
-                ],
+    left = sum(len(text) for _, text, _ in pending)  # characters still to store
+    with contextlib.ExitStack() as bulk:
+        batch: list[DocumentIn] = []
+        batch_chunks = 0
+        for rel, text, digest in pending:
+            left -= len(text)
+            chunks = chunk_text(text, rel, max_lines=store.settings.chunk_lines)
+            batch.append(
+                DocumentIn(
+                    kind=kind or kind_for(rel),
+                    path=rel,
+                    content_hash=digest,
+                    title=rel,
+                    root=root,
+                    chunks=[
+                        ChunkIn(c.start_line, c.end_line, c.text, c.symbol, embedding_text(rel, c.symbol, c.text))
+                        for c in chunks
+                    ],
+                )
             )
-        )
-        batch_chunks += len(chunks)
-        if batch_chunks >= WRITE_BATCH_CHUNKS:
+            batch_chunks += len(chunks)
+            if batch_chunks >= (BULK_WRITE_BATCH_CHUNKS if report.bulk else WRITE_BATCH_CHUNKS):
+                first = not report.chunks
+                report.embed_seconds += store.write(tenant, service, batch)
+                report.chunks += batch_chunks
+                done += len(batch)
+                if progress:
+                    progress(done, total, report.chunks)
+                batch, batch_chunks = [], 0
+                # The first batch is searchable at once; the rest goes in bulk if the embedder
+                # is fast enough for the vector index to be what the ingest would wait for.
+                if first and report.chunks >= BULK_MIN_EMBED_RATE * report.embed_seconds:
+                    report.bulk = bulk.enter_context(store.bulk_load(left // CHARS_PER_CHUNK))
+        if batch:
             report.embed_seconds += store.write(tenant, service, batch)
             report.chunks += batch_chunks
             done += len(batch)
-            if progress:
-                progress(done, total, report.chunks)
-            batch, batch_chunks = [], 0
-    if batch:
-        report.embed_seconds += store.write(tenant, service, batch)
-        report.chunks += batch_chunks
-        done += len(batch)
     if progress:
         progress(total, total, report.chunks)
     report.seconds = time.perf_counter() - started

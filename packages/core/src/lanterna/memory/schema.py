@@ -67,12 +67,13 @@ def chunk_columns(dimensions: int) -> dict[str, Any]:
     }
 
 
-def create_indexes(*, documents: Any = None, chunks: Any = None) -> None:
+def create_indexes(*, documents: Any = None, chunks: Any = None, vector: bool = True) -> None:
     """Every index of the store's tables, created when a table is (first time, or by a purge).
 
     Btree indexes on the columns every query filters by; on chunks, the HNSW index over the
-    precomputed vectors. It has no embedding UDF: Lanterna embeds texts itself and queries with
-    vectors, so an embedder of any dimension works.
+    precomputed vectors (``vector=False`` leaves it for ``create_vector_index``, once a table
+    filled in bulk is full). It has no embedding UDF: Lanterna embeds texts itself and queries
+    with vectors, so an embedder of any dimension works.
     """
     for table in (documents, chunks):
         if table is not None:
@@ -80,9 +81,14 @@ def create_indexes(*, documents: Any = None, chunks: Any = None) -> None:
                 table.add_btree_index(column, if_exists="ignore")
     if chunks is not None:
         chunks.add_btree_index("doc_id", if_exists="ignore")
-        chunks.add_embedding_index(
-            "embedding", idx_name=VECTOR_INDEX, metric="cosine", precision="fp32", if_exists="ignore"
-        )
+        if vector:
+            create_vector_index(chunks)
+
+
+def create_vector_index(chunks: Any) -> None:
+    chunks.add_embedding_index(
+        "embedding", idx_name=VECTOR_INDEX, metric="cosine", precision="fp32", if_exists="ignore"
+    )
 
 
 def marker_path(home: Path) -> Path:

@@ -123,21 +123,28 @@ class StoreLock:
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
-        with self.reading(), self._writer:
+        # The writer lock first: a write waiting for its turn holds no share, so it never
+        # stands in the way of an exclusive() taken by the thread that is writing.
+        with self._writer, self.reading():
             yield
+
+    def holding_writes(self) -> threading.RLock:
+        """Hold back other threads' writes (reads go on); its holder may still write."""
+        return self._writer
 
     @contextlib.contextmanager
     def exclusive(self) -> Iterator[None]:
-        with self._cond:
-            while self._owner is not None or self._shared:
-                self._cond.wait()
-            self._owner = threading.get_ident()
-        try:
-            yield
-        finally:
+        with self._writer:
             with self._cond:
-                self._owner = None
-                self._cond.notify_all()
+                while self._owner is not None or self._shared:
+                    self._cond.wait()
+                self._owner = threading.get_ident()
+            try:
+                yield
+            finally:
+                with self._cond:
+                    self._owner = None
+                    self._cond.notify_all()
 
 
 def _reading(method: F) -> F:
@@ -179,6 +186,8 @@ class MemoryStore:
         self.use: StoreUse | None = None
         #: (tenant, doc_id) of documents seen with their row (``stored_documents``).
         self._stored: set[tuple[str, str]] = set()
+        #: While ``bulk_load`` runs: the staging chunks table and the document rows held back.
+        self._bulk: tuple[Any, list[dict[str, Any]]] | None = None
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -220,7 +229,7 @@ class MemoryStore:
             raise StoreError(
                 f"cannot read the memory store at {where}: {exc}; move it away or fix the database"
             ) from exc
-        existing = _finish_interrupted_reembed(_finish_interrupted_purge(existing))
+        existing = _finish_interrupted_swap(_finish_interrupted_purge(existing))
         if not existing:
             tables = cls._create(embedder)
             meta = schema.new_meta(embedder.name, embedder.dimensions)
@@ -385,8 +394,9 @@ class MemoryStore:
                     }
                 )
         with self.lock.writing():
+            target, held_back = self._bulk or (self.chunks, None)
             for start_at in range(0, len(rows), INSERT_BATCH):
-                self.chunks.insert(rows[start_at : start_at + INSERT_BATCH])
+                target.insert(rows[start_at : start_at + INSERT_BATCH])
             doc_rows = [
                 {
                     "doc_id": doc.doc_id,
@@ -404,9 +414,86 @@ class MemoryStore:
                 }
                 for doc in documents
             ]
-            if doc_rows:
+            if held_back is not None:
+                held_back.extend(doc_rows)
+            elif doc_rows:
                 self.documents.insert(doc_rows)
         return embed_seconds
+
+    @contextlib.contextmanager
+    def bulk_load(self, new_chunks: int) -> Iterator[bool]:
+        """Load a large batch of new documents in bulk; yields whether it does.
+
+        The HNSW index costs most of an insert (PostgreSQL updates it row by row: ~300 rows/s
+        against ~5,000 without it). In bulk, ``write()`` fills a copy of the chunks table that
+        has no vector index yet, which is indexed once full and then takes the chunks table's
+        place; the documents' rows follow, so a document is found only with all its chunks.
+        Searches keep answering from the current table meanwhile, and other writes wait.
+
+        Only worth it when the new chunks are at least ``BULK_MIN_CHUNKS`` and outnumber the
+        stored ones (which are copied), and possible only while no other process has the
+        store open (its handle would point at the replaced table). Otherwise, and if the
+        load fails, writes go to the chunks table as usual (a failed load keeps nothing of it).
+        """
+        if new_chunks < BULK_MIN_CHUNKS or self._bulk is not None or new_chunks < self.chunks.count():
+            yield False
+            return
+        from lanterna.memory.locks import StoreInUse
+
+        with contextlib.ExitStack() as held:
+            if self.use is not None:
+                try:
+                    held.enter_context(self.use.exclusively())
+                except StoreInUse:
+                    log.info("bulk load skipped: another process has the memory store open")
+                    yield False
+                    return
+            held.enter_context(self.lock.holding_writes())
+            self._bulk = (self._staging_copy(), [])
+            try:
+                yield True
+                self._finish_bulk_load()
+            finally:
+                if self._bulk is not None:
+                    self._drop_staging()
+
+    def _staging_copy(self) -> Any:
+        """A new, unindexed chunks table holding every stored chunk."""
+        import pixeltable as pxt
+
+        staging = pxt.create_table(STAGING, schema.chunk_columns(self.embedder.dimensions), if_exists="replace")
+        schema.create_indexes(chunks=staging, vector=False)  # btree upkeep is cheap, building one later is not
+        rows = [dict(r) for r in self.chunks.select().collect()]
+        for start_at in range(0, len(rows), BULK_BATCH):
+            staging.insert(rows[start_at : start_at + BULK_BATCH])
+        return staging
+
+    def _finish_bulk_load(self) -> None:
+        assert self._bulk is not None
+        staging, held_back = self._bulk
+        schema.create_vector_index(staging)
+        with self.lock.exclusive():
+            self._swap_in_staging()
+            self._bulk = None
+            for start_at in range(0, len(held_back), BULK_BATCH):
+                self.documents.insert(held_back[start_at : start_at + BULK_BATCH])
+
+    def _swap_in_staging(self) -> None:
+        """The complete, indexed ``STAGING`` table becomes the chunks table (see ``_finish_interrupted_swap``)."""
+        import pixeltable as pxt
+
+        pxt.move(schema.CHUNKS, OLD_CHUNKS)
+        pxt.move(STAGING, schema.CHUNKS)
+        self.chunks = pxt.get_table(schema.CHUNKS)
+        meta = _apply_reembed_target(self.meta_table)
+        schema.write_marker(self.settings.pixeltable_home, meta)
+        pxt.drop_table(OLD_CHUNKS)
+
+    def _drop_staging(self) -> None:
+        import pixeltable as pxt
+
+        self._bulk = None
+        pxt.drop_table(STAGING, if_not_exists="ignore")
 
     @_writing
     def forget(self, tenant: str, doc_id: str) -> tuple[bool, int]:
@@ -609,9 +696,11 @@ class MemoryStore:
             rows = [dict(r) for r in old.select().collect()]
             staging = f"{name}_purge"
             fresh = pxt.create_table(staging, columns, if_exists="replace")
-            schema.create_indexes(**{attr: fresh})
-            for start_at in range(0, len(rows), INSERT_BATCH):
-                fresh.insert(rows[start_at : start_at + INSERT_BATCH])
+            schema.create_indexes(**{attr: fresh}, vector=False)
+            for start_at in range(0, len(rows), BULK_BATCH):
+                fresh.insert(rows[start_at : start_at + BULK_BATCH])
+            if attr == "chunks":
+                schema.create_vector_index(fresh)  # once full: far faster than row by row
             pxt.drop_table(name)
             pxt.move(staging, name)
             setattr(self, attr, pxt.get_table(name))
@@ -621,7 +710,7 @@ class MemoryStore:
     def reembed(self, target: Embedder, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
         """Embed every chunk again with ``target`` and make it the store's embedder.
 
-        The new vectors go into a table of their own (``REEMBED_STAGING``, indexed once full);
+        The new vectors go into a table of their own (``STAGING``, indexed once full);
         the store keeps answering with the old vectors until that table replaces the chunks
         table, so two vector spaces never meet in one index. Refused while another process has
         the store open, like ``purge``. ``progress(chunks_done, chunks_total)`` as it goes.
@@ -650,13 +739,14 @@ class MemoryStore:
         columns = [getattr(c, name) for name in schema.chunk_columns(target.dimensions) if name != "embedding"]
         rows = [dict(r) for r in c.select(*columns).collect()]
         self._set_meta({REEMBED_TARGET: f"{target.name}:{target.dimensions}"})
-        staging = pxt.create_table(REEMBED_STAGING, schema.chunk_columns(target.dimensions), if_exists="replace")
+        staging = pxt.create_table(STAGING, schema.chunk_columns(target.dimensions), if_exists="replace")
+        schema.create_indexes(chunks=staging, vector=False)
         embed_seconds = 0.0
         if progress:
             progress(0, len(rows))
         # Filled without its vector index (bulk inserts are ~15 times faster), indexed once full.
-        for start_at in range(0, len(rows), REEMBED_BATCH):
-            batch = rows[start_at : start_at + REEMBED_BATCH]
+        for start_at in range(0, len(rows), BULK_BATCH):
+            batch = rows[start_at : start_at + BULK_BATCH]
             begun = time.perf_counter()
             vectors = target.embed([_embedded_text(r) for r in batch])
             embed_seconds += time.perf_counter() - begun
@@ -665,13 +755,8 @@ class MemoryStore:
             staging.insert(batch)
             if progress:
                 progress(start_at + len(batch), len(rows))
-        schema.create_indexes(chunks=staging)
-        pxt.move(schema.CHUNKS, REEMBED_OLD)
-        pxt.move(REEMBED_STAGING, schema.CHUNKS)
-        self.chunks = pxt.get_table(schema.CHUNKS)
-        meta = _apply_reembed_target(self.meta_table)
-        schema.write_marker(self.settings.pixeltable_home, meta)
-        pxt.drop_table(REEMBED_OLD)
+        schema.create_vector_index(staging)
+        self._swap_in_staging()
         self.embedder = target
         from lanterna.memory import udf
 
@@ -719,13 +804,15 @@ def _finish_interrupted_purge(existing: set[str]) -> set[str]:
     return existing
 
 
-#: Where ``reembed`` writes the new vectors, and the name the old chunks table takes while
-#: the new one takes its place; the meta key naming the embedder being moved to.
-REEMBED_STAGING = f"{schema.CHUNKS}_reembed"
-REEMBED_OLD = f"{schema.CHUNKS}_old"
+#: Where ``reembed`` and ``bulk_load`` build a new chunks table, and the name the old one
+#: takes while the new one takes its place; the meta key naming the embedder moved to.
+STAGING = f"{schema.CHUNKS}_staging"
+OLD_CHUNKS = f"{schema.CHUNKS}_old"
 REEMBED_TARGET = "reembed_to"
-#: Chunks embedded and inserted together by ``reembed``.
-REEMBED_BATCH = 512
+#: Rows per insert into a table without a vector index (fast: larger transactions pay off).
+BULK_BATCH = 1024
+#: New chunks from which an ingest loads in bulk (``MemoryStore.bulk_load``).
+BULK_MIN_CHUNKS = 1000
 
 
 def _embedded_text(row: dict[str, Any]) -> str:
@@ -754,31 +841,31 @@ def _apply_reembed_target(meta_table: Any) -> dict[str, str]:
     return {r["key"]: r["value"] for r in meta_table.select().collect()}
 
 
-def _finish_interrupted_reembed(existing: set[str]) -> set[str]:
-    """Complete or undo a reembed that stopped half-way; returns the tables there are now.
+def _finish_interrupted_swap(existing: set[str]) -> set[str]:
+    """Complete or undo a reembed or bulk load that stopped half-way; returns the tables there are now.
 
-    Before ``REEMBED_OLD`` exists the old chunks table is untouched and the new one may be
-    partial: it goes. Once the old table has been renamed the new one is complete (it is
-    renamed only when full and indexed): the swap is finished.
+    Before ``OLD_CHUNKS`` exists the chunks table is untouched and the staging one may be
+    partial: it goes (with a reembed's target). Once the chunks table has been renamed the
+    staging one is complete (it is renamed only when full and indexed): the swap is finished.
     """
     import pixeltable as pxt
 
-    if schema.META not in existing or not {REEMBED_OLD, REEMBED_STAGING} & existing:
+    if schema.META not in existing or not {OLD_CHUNKS, STAGING} & existing:
         return existing
     meta_table: Any = pxt.get_table(schema.META)
-    if REEMBED_OLD in existing:
-        if schema.CHUNKS not in existing and REEMBED_STAGING in existing:
-            pxt.move(REEMBED_STAGING, schema.CHUNKS)
+    if OLD_CHUNKS in existing:
+        if schema.CHUNKS not in existing and STAGING in existing:
+            pxt.move(STAGING, schema.CHUNKS)
             existing.add(schema.CHUNKS)
-        log.warning("finishing an interrupted memory reembed")
+        log.warning("finishing an interrupted memory reembed or bulk load")
         _apply_reembed_target(meta_table)
-        pxt.drop_table(REEMBED_OLD)
+        pxt.drop_table(OLD_CHUNKS)
     else:
-        if REEMBED_STAGING in existing:
-            log.warning("dropping the new vectors of an interrupted memory reembed: the store keeps its old ones")
-            pxt.drop_table(REEMBED_STAGING)
+        if STAGING in existing:
+            log.warning("dropping the unfinished table of an interrupted memory reembed or bulk load")
+            pxt.drop_table(STAGING)
         meta_table.delete(where=meta_table.key == REEMBED_TARGET)
-    existing -= {REEMBED_OLD, REEMBED_STAGING}
+    existing -= {OLD_CHUNKS, STAGING}
     return existing
 
 
