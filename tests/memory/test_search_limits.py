@@ -72,6 +72,23 @@ def test_every_store_connection_has_a_statement_timeout_and_a_timeout_is_a_clear
     )
 
 
+def test_index_builds_run_untimed_and_the_connection_gets_its_limit_back() -> None:
+    from sqlalchemy import text
+
+    from lanterna.memory.pxt_adapter import engine
+    from lanterna.memory.runtime import untimed
+
+    with operation():
+        memory().stats()
+    with untimed(), engine().connect() as conn:  # what create_vector_index runs under
+        assert conn.execute(text("SHOW statement_timeout")).scalar() == "0"
+    seen = set()
+    for _ in range(3):  # the pool hands back the same connections: each has its limit again
+        with engine().connect() as conn:
+            seen.add(conn.execute(text("SHOW statement_timeout")).scalar())
+    assert seen == {"30s"}
+
+
 def test_a_slow_query_of_one_tenant_does_not_hold_up_another(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = write_tree(tmp_path / "svc", {"a.py": "def slow_path():\n    return 1\n"})
     with operation(tenant="slow-tenant"):

@@ -112,6 +112,7 @@ def start(settings: RuntimeSettings) -> None:
         logging.getLogger("pixeltable").setLevel(logging.WARNING)
         _install_vector_settings(pxt_adapter.engine())
         _install_cancel_tracking(pxt_adapter.engine())
+        _install_untimed(pxt_adapter.engine())
         _started = settings
         atexit.register(stop)  # a CLI run or a server that exits without shutdown still stops Postgres
 
@@ -187,6 +188,44 @@ def _install_cancel_tracking(engine: Any) -> None:
         cancellation.backend_pid = conn.connection.dbapi_connection.info.backend_pid
 
     event.listen(engine, "before_cursor_execute", before_execute)
+
+
+#: Threads inside ``untimed()``.
+_untimed: set[int] = set()
+_UNTIMED_KEY = "lanterna_untimed"
+
+
+@contextlib.contextmanager
+def untimed() -> Iterator[None]:
+    """The store statements of this thread run without ``statement_timeout``: building the
+    vector index of a large table, which takes minutes, is not a runaway query."""
+    thread = threading.get_ident()
+    _untimed.add(thread)
+    try:
+        yield
+    finally:
+        _untimed.discard(thread)
+
+
+def _install_untimed(engine: Any) -> None:
+    from sqlalchemy import event
+
+    def before_execute(conn: Any, cursor: Any, *_args: Any) -> None:
+        if threading.get_ident() in _untimed and not conn.info.get(_UNTIMED_KEY):
+            cursor.execute("SET statement_timeout = 0")
+            conn.info[_UNTIMED_KEY] = True
+
+    def on_checkin(dbapi_connection: Any, record: Any) -> None:
+        if record.info.pop(_UNTIMED_KEY, False):  # back to every connection's limit before reuse
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute(f"SET statement_timeout = {VECTOR_SETTINGS['statement_timeout']}")
+            finally:
+                cursor.close()
+            dbapi_connection.commit()
+
+    event.listen(engine, "before_cursor_execute", before_execute)
+    event.listen(engine, "checkin", on_checkin)
 
 
 def timed_out(exc: BaseException) -> bool:

@@ -86,9 +86,14 @@ def create_indexes(*, documents: Any = None, chunks: Any = None, vector: bool = 
 
 
 def create_vector_index(chunks: Any) -> None:
-    chunks.add_embedding_index(
-        "embedding", idx_name=VECTOR_INDEX, metric="cosine", precision="fp32", if_exists="ignore"
-    )
+    """The HNSW index of ``chunks``, built over the rows it holds (minutes for a large table:
+    no statement timeout)."""
+    from lanterna.memory.runtime import untimed
+
+    with untimed():
+        chunks.add_embedding_index(
+            "embedding", idx_name=VECTOR_INDEX, metric="cosine", precision="fp32", if_exists="ignore"
+        )
 
 
 def marker_path(home: Path) -> Path:

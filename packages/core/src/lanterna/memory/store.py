@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from lanterna.memory import schema
 from lanterna.memory.embedders import DEFAULT_EMBEDDER
-from lanterna.memory.runtime import RuntimeSettings, StoreError, start
+from lanterna.memory.runtime import RuntimeSettings, StoreError, start, untimed
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -449,6 +449,7 @@ class MemoryStore:
                     yield False
                     return
             held.enter_context(self.lock.holding_writes())
+            held.enter_context(untimed())  # copying and indexing a large table takes minutes
             self._bulk = (self._staging_copy(), [])
             try:
                 yield True
@@ -670,7 +671,7 @@ class MemoryStore:
         counts: dict[str, int] = {}
         exclusively = self.use.exclusively() if self.use is not None else contextlib.nullcontext()
         try:
-            with exclusively, self.lock.exclusive():
+            with exclusively, self.lock.exclusive(), untimed():
                 self._rewrite(counts)
         except StoreInUse:
             raise StoreError(
@@ -719,7 +720,7 @@ class MemoryStore:
 
         exclusively = self.use.exclusively() if self.use is not None else contextlib.nullcontext()
         try:
-            with exclusively, self.lock.exclusive():
+            with exclusively, self.lock.exclusive(), untimed():
                 return self._reembed(target, progress)
         except StoreInUse:
             raise StoreError(
