@@ -5,8 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
+
+import pytest
 
 from tests.helpers import subprocess_env
 
@@ -106,3 +109,26 @@ def test_a_crash_between_drop_and_rename_leaves_an_openable_store(tmp_path: Path
     count = subprocess.run([sys.executable, "-c", COUNT_NOTES], env=env, capture_output=True, text=True, timeout=180)
     assert count.returncode == 0, count.stderr[-2000:]
     assert count.stdout.split() == ["3", "3"]
+
+
+def test_a_process_opening_a_store_held_exclusively_says_what_it_waits_for(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from lanterna.memory.locks import WAITING, StoreUse
+    from lanterna.memory.settings import MemorySettings
+
+    settings = MemorySettings(
+        pixeltable_home=tmp_path, db_connect_str=None, embedder=None, max_file_bytes=1, chunk_lines=40
+    )
+    holder, opened = StoreUse(settings), threading.Event()
+    with holder.exclusively():  # what a purge, reembed or bulk load holds
+        waiter = threading.Thread(target=lambda: (StoreUse(settings), opened.set()))
+        with caplog.at_level("WARNING", logger="lanterna.memory"):
+            waiter.start()
+            deadline = time.monotonic() + 10
+            while WAITING not in caplog.text and time.monotonic() < deadline:
+                time.sleep(0.02)
+        assert WAITING in caplog.text and not opened.is_set()
+    waiter.join(10)
+    assert opened.is_set()
+    holder.release()

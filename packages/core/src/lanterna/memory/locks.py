@@ -10,6 +10,7 @@ files. Locks end with their connection or process, so a crash never leaves one b
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from lanterna.memory.settings import MemorySettings
+
+log = logging.getLogger("lanterna.memory")
+#: Shown while a process waits to open a store that another one has to itself.
+WAITING = "waiting for another process's memory purge, reembed or bulk load to finish"
 
 #: First key of the two-int advisory locks ("LNM"): apart from other applications' locks.
 LOCK_SPACE = 0x4C4E4D
@@ -124,12 +129,19 @@ class StoreUse:
         self._conn = None
         if settings.db_connect_str:
             self._conn = _connect(settings.db_connect_str)
-            self._conn.execute("SELECT pg_advisory_lock_shared(%s, %s)", (LOCK_SPACE, STORE_KEY))
+            row = self._conn.execute("SELECT pg_try_advisory_lock_shared(%s, %s)", (LOCK_SPACE, STORE_KEY)).fetchone()
+            if not (row and row[0]):
+                log.warning(WAITING)
+                self._conn.execute("SELECT pg_advisory_lock_shared(%s, %s)", (LOCK_SPACE, STORE_KEY))
         else:
             path = settings.pixeltable_home / "locks" / "store.lock"
             path.parent.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-            fcntl.flock(self._fd, fcntl.LOCK_SH)
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:  # a purge, reembed or bulk load has the store to itself
+                log.warning(WAITING)
+                fcntl.flock(self._fd, fcntl.LOCK_SH)
 
     @contextmanager
     def exclusively(self) -> Iterator[None]:
