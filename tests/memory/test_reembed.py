@@ -20,19 +20,69 @@ CRASH = textwrap.dedent(
     import os, sys
     import pixeltable as pxt
     from lanterna.guard import Guard
+    from lanterna.memory import store
+    from lanterna.memory.embedders import StaticEmbedder
     from lanterna.memory.memory import memory_service
     from lanterna.plugins import get_host
     from lanterna.types import RequestContext
 
-    moves, real_move = [], pxt.move
+    where, n = sys.argv[1], int(sys.argv[2])
+    calls, real_move, real_embed = {"move": 0, "embed": 0}, pxt.move, StaticEmbedder.embed
     def move(*args, **kwargs):  # the process dies at the n-th rename of the swap
-        moves.append(args)
-        if len(moves) == int(sys.argv[1]):
+        calls["move"] += 1
+        if where == "move" and calls["move"] == n:
             os._exit(3)
         return real_move(*args, **kwargs)
-    pxt.move = move
+    def embed(self, texts):  # or at the n-th batch of chunks embedded
+        calls["embed"] += 1
+        if where == "embed" and calls["embed"] == n:
+            os._exit(3)
+        return real_embed(self, texts)
+    pxt.move, StaticEmbedder.embed, store.BULK_BATCH = move, embed, 10
     with Guard(get_host()).operation(RequestContext(transport="cli"), "memory.reembed", "service:*"):
         memory_service(get_host()).reembed("minilm-static")
+    """
+)
+
+#: A reembed to a slow embedder in a thread, and searches meanwhile: what they found, and
+#: whether the reembed was still running when each returned.
+SEARCH_DURING = textwrap.dedent(
+    """
+    import json, threading, time
+    from lanterna.guard import Guard
+    from lanterna.memory import store
+    from lanterna.memory.embedders import HashEmbedder
+    from lanterna.memory.memory import memory_service
+    from lanterna.plugins import get_host
+    from lanterna.types import RequestContext
+
+    class Slow(HashEmbedder):
+        name = "slow-hash"
+        def embed(self, texts):
+            time.sleep(0.3)
+            return super().embed(texts)
+
+    def op(action):
+        return Guard(get_host()).operation(RequestContext(transport="cli"), action, "service:*")
+
+    store.BULK_BATCH = 5
+    with op("memory.stats"):
+        opened = memory_service(get_host()).store()
+    started = threading.Event()
+    def reembed():
+        with op("memory.reembed"):
+            opened.reembed(Slow(), lambda done, total: started.set())
+    worker = threading.Thread(target=reembed)
+    worker.start()
+    started.wait(60)
+    answers = []
+    while worker.is_alive() and len(answers) < 5:
+        with op("memory.search"):
+            hits = memory_service(get_host()).search("with_backoff", limit=1)
+        answers.append([hits[0]["path"] if hits else None, worker.is_alive()])
+    worker.join()
+    with op("memory.stats"):
+        print(json.dumps({"answers": answers, "embedder": memory_service(get_host()).stats()["embedder"]}))
     """
 )
 
@@ -107,22 +157,55 @@ def test_an_unknown_target_is_refused_before_anything_changes(hashed_store: dict
     assert _stats(hashed_store)["embedder"] == "hash-384"
 
 
-def test_a_reembed_killed_before_the_swap_leaves_the_old_store_whole(hashed_store: dict[str, str]) -> None:
-    before = _stats(hashed_store)
-    crashed = subprocess.run([sys.executable, "-c", CRASH, "1"], env=hashed_store, capture_output=True, timeout=300)
+def _crash(env: dict[str, str], where: str, n: int) -> None:
+    crashed = subprocess.run([sys.executable, "-c", CRASH, where, str(n)], env=env, capture_output=True, timeout=300)
     assert crashed.returncode == 3, crashed.stderr
+
+
+def test_searches_answer_from_the_old_vectors_while_a_reembed_runs(hashed_store: dict[str, str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", SEARCH_DURING], env=hashed_store, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["answers"] and all(path == "shop/common/retry.py" for path, _ in result["answers"])
+    assert any(running for _, running in result["answers"]), "no search returned while the reembed ran"
+    assert result["embedder"] == "slow-hash"
+
+
+def test_a_reembed_killed_before_the_swap_leaves_the_old_store_whole_and_is_continued(
+    hashed_store: dict[str, str],
+) -> None:
+    before = _stats(hashed_store)
+    _crash(hashed_store, "embed", 3)  # two batches of ten chunks stored, then kill -9
 
     after = _stats(hashed_store)
     assert after["embedder"] == "hash-384" and after["chunks"] == before["chunks"]
+    assert after["reembed"] == {"embedder": "minilm-static", "chunks_done": 20, "chunks_total": before["chunks"]}
+    assert "reembed: 20 of" in _lanterna(hashed_store, "stats").stdout
     assert _top_path(hashed_store, "with_backoff") == "shop/common/retry.py"
-    _lanterna(hashed_store, "memory", "reembed", "--embedder", "minilm-static")  # and it can run again
-    assert _stats(hashed_store)["embedder"] == "minilm-static"
+
+    done = _lanterna(hashed_store, "memory", "reembed", "--embedder", "minilm-static")
+    assert f"re-embedded {before['chunks']} chunks with minilm-static" in done.stdout
+    assert "20 of them by the reembed that stopped" in done.stdout
+    final = _stats(hashed_store)
+    assert final["embedder"] == "minilm-static" and final["reembed"] is None and final["chunks"] == before["chunks"]
+
+
+def test_a_reembed_killed_at_the_swap_is_continued_without_embedding_again(hashed_store: dict[str, str]) -> None:
+    before = _stats(hashed_store)
+    _crash(hashed_store, "move", 1)  # every chunk embedded and indexed, then kill -9
+
+    assert _stats(hashed_store)["embedder"] == "hash-384"
+    assert _top_path(hashed_store, "with_backoff") == "shop/common/retry.py"
+    done = _lanterna(hashed_store, "memory", "reembed", "--embedder", "minilm-static", "--json")
+    report = json.loads(done.stdout)
+    assert report["resumed"] == before["chunks"] and report["embedder"] == "minilm-static"
 
 
 def test_a_reembed_killed_in_the_swap_is_finished_by_the_next_open(hashed_store: dict[str, str]) -> None:
     before = _stats(hashed_store)
-    crashed = subprocess.run([sys.executable, "-c", CRASH, "2"], env=hashed_store, capture_output=True, timeout=300)
-    assert crashed.returncode == 3, crashed.stderr
+    _crash(hashed_store, "move", 2)
 
     after = _stats(hashed_store)  # the new vectors were complete: the swap is finished
     assert after["embedder"] == "minilm-static" and after["chunks"] == before["chunks"]

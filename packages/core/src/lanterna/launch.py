@@ -32,9 +32,10 @@ MEMORY_COMMANDS = frozenset(
         "memory",
     }
 )
-#: Commands that rewrite the store (purge, reembed) and need it to themselves: they stop this
-#: home's daemons, then run here.
-EXCLUSIVE_COMMANDS = frozenset({"memory-purge", "memory"})
+#: Commands that rewrite the store and need it to themselves: they stop this home's daemons,
+#: then run here. (``memory reembed`` needs it too, but runs in the daemon, which goes on
+#: answering searches meanwhile.)
+EXCLUSIVE_COMMANDS = frozenset({"memory-purge"})
 DEFAULT_ADDRESS = "127.0.0.1"
 DEFAULT_PORT = 8765
 
@@ -135,7 +136,7 @@ def main() -> None:
             code = client.run(args)
             if code is not None:
                 sys.exit(code)
-        elif args[0] in EXCLUSIVE_COMMANDS and not {"--help", "-h"} & set(args) and args[:2] != ["memory"]:
+        elif args[0] in EXCLUSIVE_COMMANDS and not {"--help", "-h"} & set(args):
             # the store is rewritten: daemons of this home holding it open step aside
             key = client.daemon_key()
             for each in [key, *client.siblings(key)]:

@@ -213,6 +213,13 @@ class MemoryCommands:
                 print("roots:")
                 for service, roots in value.items():
                     print(f"  {service}: {', '.join(roots) or '(not recorded: ingest again)'}")
+            elif key == "reembed":
+                if value:
+                    print(
+                        f"reembed: {value['chunks_done']} of {value['chunks_total']} chunks embedded with"
+                        f" {value['embedder']} (searches use {data['embedder']} until all are;"
+                        " `lanterna memory reembed` continues it if it stopped)"
+                    )
             else:
                 print(f"{key}: {value}")
 
@@ -240,7 +247,7 @@ class MemoryCommands:
         as_json: JsonOption = False,
     ) -> None:
         """Embed every stored chunk again with another embedder (all tenants); searches use the old
-        vectors until the new ones are complete."""
+        vectors until the new ones are complete, and a reembed that stopped is continued."""
         from lanterna.memory.progress import ProgressLine
 
         shown = sys.stderr.isatty() and not as_json
@@ -256,9 +263,10 @@ class MemoryCommands:
         if result.get("unchanged"):
             print(f"the store is already embedded with {result['embedder']}: nothing to do")
             return
+        resumed = f", {result['resumed']} of them by the reembed that stopped" if result.get("resumed") else ""
         print(
             f"re-embedded {result['chunks']} chunks with {result['embedder']} (was {result['previous_embedder']})"
-            f" in {result['seconds']:.1f} s"
+            f" in {result['seconds']:.1f} s{resumed}"
         )
         configured = self.service.settings.embedder
         if configured and configured != result["embedder"]:

@@ -135,6 +135,22 @@ def search(
     mode: Mode = "hybrid",
     per_file: int = PER_FILE,
 ) -> list[Hit]:
+    # One read for the whole search: a reembed swaps the table and the query's embedder together.
+    with store.lock.reading():
+        return _search(store, tenant, query, service, kind, path_glob, limit, mode, per_file)
+
+
+def _search(
+    store: MemoryStore,
+    tenant: str,
+    query: str,
+    service: str | None,
+    kind: str | None,
+    path_glob: str | None,
+    limit: int,
+    mode: Mode,
+    per_file: int,
+) -> list[Hit]:
     query = query.strip()
     if not query:
         raise SearchError("the search query is empty; say what you are looking for")

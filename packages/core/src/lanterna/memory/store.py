@@ -246,7 +246,7 @@ class MemoryStore:
                 "chunks": pxt.get_table(schema.CHUNKS),
             }
             meta = {r["key"]: r["value"] for r in tables["meta"].select().collect()}
-            if REEMBED_TARGET in meta:  # a reembed stopped before it created its table
+            if REEMBED_TARGET in meta and STAGING not in pxt.list_tables(schema.DIR):  # stopped before its table
                 tables["meta"].delete(where=tables["meta"].key == REEMBED_TARGET)
                 del meta[REEMBED_TARGET]
             schema.check_compatible(meta, where)
@@ -435,7 +435,12 @@ class MemoryStore:
         store open (its handle would point at the replaced table). Otherwise, and if the
         load fails, writes go to the chunks table as usual (a failed load keeps nothing of it).
         """
-        if new_chunks < BULK_MIN_CHUNKS or self._bulk is not None or new_chunks < self.chunks.count():
+        if (
+            new_chunks < BULK_MIN_CHUNKS
+            or self._bulk is not None
+            or new_chunks < self.chunks.count()
+            or self.reembed_state() is not None  # its staging table waits to be continued
+        ):
             yield False
             return
         from lanterna.memory.locks import StoreInUse
@@ -597,6 +602,7 @@ class MemoryStore:
             "roots": {s["service"]: s["roots"] for s in services},
             "embedder": self.embedder.name,
             "dimensions": self.embedder.dimensions,
+            "reembed": self.reembed_state(),
             "schema_version": schema.SCHEMA_VERSION,
             "store": str(self.settings.pixeltable_home) if not self.settings.db_connect_str else "external database",
         }
@@ -711,16 +717,18 @@ class MemoryStore:
     def reembed(self, target: Embedder, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
         """Embed every chunk again with ``target`` and make it the store's embedder.
 
-        The new vectors go into a table of their own (``STAGING``, indexed once full);
-        the store keeps answering with the old vectors until that table replaces the chunks
-        table, so two vector spaces never meet in one index. Refused while another process has
-        the store open, like ``purge``. ``progress(chunks_done, chunks_total)`` as it goes.
+        The new vectors go into a table of their own (``STAGING``, indexed once full), which
+        replaces the chunks table when complete, so two vector spaces never meet in one index.
+        Searches go on meanwhile, from the old vectors; writes wait; other processes cannot
+        open the store, so it is refused while one has it open, like ``purge``. A reembed that
+        stopped (kill -9, Ctrl-C) is continued by the next one to the same embedder: only the
+        chunks not embedded yet are. ``progress(chunks_done, chunks_total)`` as it goes.
         """
         from lanterna.memory.locks import StoreInUse
 
         exclusively = self.use.exclusively() if self.use is not None else contextlib.nullcontext()
         try:
-            with exclusively, self.lock.exclusive(), untimed():
+            with exclusively, self.lock.holding_writes(), untimed():
                 return self._reembed(target, progress)
         except StoreInUse:
             raise StoreError(
@@ -732,44 +740,75 @@ class MemoryStore:
         import time
 
         import numpy as np
-        import pixeltable as pxt
 
         started = time.perf_counter()
         before = self.embedder.name
+        staging, reused = self._reembed_staging(target)
         c = self.chunks
         columns = [getattr(c, name) for name in schema.chunk_columns(target.dimensions) if name != "embedding"]
         rows = [dict(r) for r in c.select(*columns).collect()]
-        self._set_meta({REEMBED_TARGET: f"{target.name}:{target.dimensions}"})
-        staging = pxt.create_table(STAGING, schema.chunk_columns(target.dimensions), if_exists="replace")
-        schema.create_indexes(chunks=staging, vector=False)
+        live = {r["chunk_id"] for r in rows}
+        stale = sorted(reused - live)  # chunks deleted since the stopped reembed embedded them
+        for start_at in range(0, len(stale), 500):
+            staging.delete(where=staging.chunk_id.isin(stale[start_at : start_at + 500]))
+        done = len(reused & live)
+        todo = [r for r in rows if r["chunk_id"] not in reused]
         embed_seconds = 0.0
         if progress:
-            progress(0, len(rows))
-        # Filled without its vector index (bulk inserts are ~15 times faster), indexed once full.
-        for start_at in range(0, len(rows), BULK_BATCH):
-            batch = rows[start_at : start_at + BULK_BATCH]
+            progress(done, len(rows))
+        for start_at in range(0, len(todo), BULK_BATCH):
+            batch = todo[start_at : start_at + BULK_BATCH]
             begun = time.perf_counter()
             vectors = target.embed([_embedded_text(r) for r in batch])
             embed_seconds += time.perf_counter() - begun
             for row, vector in zip(batch, vectors, strict=True):
                 row["embedding"] = np.asarray(vector, dtype=np.float32)
-            staging.insert(batch)
+            staging.insert(batch)  # one transaction: a kill loses this batch at most
+            done += len(batch)
             if progress:
-                progress(start_at + len(batch), len(rows))
+                progress(done, len(rows))
         schema.create_vector_index(staging)
-        self._swap_in_staging()
-        self.embedder = target
         from lanterna.memory import udf
 
-        udf.activate(target)
+        with self.lock.exclusive():  # the table and the embedder that queries it change together
+            self._swap_in_staging()
+            self.embedder = target
+            udf.activate(target)
         return {
             "chunks": len(rows),
+            "resumed": len(reused & live),
             "embedder": target.name,
             "previous_embedder": before,
             "dimensions": target.dimensions,
             "embed_seconds": round(embed_seconds, 2),
             "seconds": round(time.perf_counter() - started, 2),
         }
+
+    def _reembed_staging(self, target: Embedder) -> tuple[Any, set[str]]:
+        """The staging table for a reembed to ``target``, and the chunk ids it already holds:
+        those of a stopped reembed to the same embedder, else none (a new table)."""
+        import pixeltable as pxt
+
+        wanted = f"{target.name}:{target.dimensions}"
+        meta = {r["key"]: r["value"] for r in self.meta_table.select().collect()}
+        if meta.get(REEMBED_TARGET) == wanted and STAGING in pxt.list_tables(schema.DIR):
+            staging: Any = pxt.get_table(STAGING)
+            return staging, {r["chunk_id"] for r in staging.select(staging.chunk_id).collect()}
+        self._set_meta({REEMBED_TARGET: wanted})
+        staging = pxt.create_table(STAGING, schema.chunk_columns(target.dimensions), if_exists="replace")
+        schema.create_indexes(chunks=staging, vector=False)
+        return staging, set()
+
+    def reembed_state(self) -> dict[str, Any] | None:
+        """A stopped or running reembed: the embedder it moves to and its chunks done, else None."""
+        import pixeltable as pxt
+
+        rows = self.meta_table.where(self.meta_table.key == REEMBED_TARGET).select(self.meta_table.value).collect()
+        if not rows or STAGING not in pxt.list_tables(schema.DIR):
+            return None
+        name = str(rows[0]["value"]).rpartition(":")[0]
+        staging: Any = pxt.get_table(STAGING)
+        return {"embedder": name, "chunks_done": staging.count(), "chunks_total": self.chunks.count()}
 
     def _set_meta(self, values: dict[str, str]) -> None:
         _set_meta(self.meta_table, values)
@@ -843,11 +882,13 @@ def _apply_reembed_target(meta_table: Any) -> dict[str, str]:
 
 
 def _finish_interrupted_swap(existing: set[str]) -> set[str]:
-    """Complete or undo a reembed or bulk load that stopped half-way; returns the tables there are now.
+    """Complete, keep or undo a reembed or bulk load that stopped half-way; returns the tables
+    there are now (the staging table of a stopped reembed is not among them).
 
     Before ``OLD_CHUNKS`` exists the chunks table is untouched and the staging one may be
-    partial: it goes (with a reembed's target). Once the chunks table has been renamed the
-    staging one is complete (it is renamed only when full and indexed): the swap is finished.
+    partial: a reembed's is kept for the next reembed to continue (``REEMBED_TARGET`` names
+    its embedder), a bulk load's goes. Once the chunks table has been renamed the staging one
+    is complete (it is renamed only when full and indexed): the swap is finished.
     """
     import pixeltable as pxt
 
@@ -861,11 +902,9 @@ def _finish_interrupted_swap(existing: set[str]) -> set[str]:
         log.warning("finishing an interrupted memory reembed or bulk load")
         _apply_reembed_target(meta_table)
         pxt.drop_table(OLD_CHUNKS)
-    else:
-        if STAGING in existing:
-            log.warning("dropping the unfinished table of an interrupted memory reembed or bulk load")
-            pxt.drop_table(STAGING)
-        meta_table.delete(where=meta_table.key == REEMBED_TARGET)
+    elif STAGING in existing and not meta_table.where(meta_table.key == REEMBED_TARGET).count():
+        log.warning("dropping the unfinished table of an interrupted bulk load")
+        pxt.drop_table(STAGING)
     existing -= {OLD_CHUNKS, STAGING}
     return existing
 
