@@ -91,6 +91,13 @@ def test_memory_commands_share_one_daemon_and_stop_leaves_no_process(daemon_env:
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
         assert json.loads(out)[0]["path"] == "billing/refunds.py"
+    # a reader that is gone before the results come (`| true`, `| head` once it has enough) ends
+    # the command quietly
+    piped = subprocess.run(
+        f"{LANTERNA[0]} search refund_order --service shop | true; echo ${{PIPESTATUS[0]}}",
+        shell=True, executable="/bin/bash", capture_output=True, text=True, env=daemon_env.env, timeout=120,
+    )  # fmt: skip
+    assert piped.stderr == "" and piped.stdout.strip() in {"0", "141"}
     again = daemon_env.run("ingest", str(tmp_path / "shop"), "--service", "shop")
     assert again.returncode == 0 and "1 unchanged" in again.stdout
     status = json.loads(daemon_env.run("daemon", "status", "--json").stdout)

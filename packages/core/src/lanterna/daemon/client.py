@@ -245,12 +245,15 @@ def run(args: list[str]) -> int | None:
     with conn:
         try:
             for reply in request(conn, message):
-                if "o" in reply:
-                    sys.stdout.write(reply["o"])
-                    sys.stdout.flush()
-                elif "e" in reply:
-                    sys.stderr.write(reply["e"])
-                    sys.stderr.flush()
+                if "o" in reply or "e" in reply:
+                    stream = sys.stdout if "o" in reply else sys.stderr
+                    try:
+                        stream.write(reply.get("o") or reply.get("e") or "")
+                        stream.flush()
+                    except BrokenPipeError:  # the reader went away (``| head``): stop quietly, as cat would
+                        with contextlib.suppress(OSError):
+                            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+                        return 141  # 128 + SIGPIPE
                 elif "exit" in reply:
                     return int(reply["exit"])
                 elif "refused" in reply:
