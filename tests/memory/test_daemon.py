@@ -143,7 +143,7 @@ def test_a_killed_daemon_is_replaced_and_leaves_no_store_locked(daemon_env: Env,
 
 
 def test_the_daemon_exits_after_its_idle_timeout_with_its_postgres(tmp_path: Path) -> None:
-    env = Env(tmp_path / "home", idle_s=2)
+    env = Env(tmp_path / "home", idle_s=5)
     assert env.run("stats").returncode == 0
     pid = env.pid()
     assert pid
@@ -190,8 +190,10 @@ def test_ingest_path_is_made_absolute_for_the_daemon(tmp_path: Path, monkeypatch
     assert not client.wanted(["search", "x"])
 
 
-def test_the_launcher_knows_every_daemon_command() -> None:
+def test_the_launcher_knows_every_daemon_command(monkeypatch: pytest.MonkeyPatch) -> None:
     from lanterna.launch import MEMORY_COMMANDS
+
+    monkeypatch.delenv("LANTERNA_NO_DAEMON", raising=False)
 
     assert client.DAEMON_COMMANDS | {"memory-purge"} == MEMORY_COMMANDS
     assert client.wanted(["memory", "reembed", "--embedder", "minilm-static"])  # searches go on meanwhile
