@@ -82,6 +82,11 @@ def test_index_builds_run_untimed_and_the_connection_gets_its_limit_back() -> No
         memory().stats()
     with untimed(), engine().connect() as conn:  # what create_vector_index runs under
         assert conn.execute(text("SHOW statement_timeout")).scalar() == "0"
+    with untimed():  # a bulk load around its index build: still untimed after the inner one
+        with untimed():
+            pass
+        with engine().connect() as conn:
+            assert conn.execute(text("SHOW statement_timeout")).scalar() == "0"
     seen = set()
     for _ in range(3):  # the pool hands back the same connections: each has its limit again
         with engine().connect() as conn:

@@ -190,8 +190,8 @@ def _install_cancel_tracking(engine: Any) -> None:
     event.listen(engine, "before_cursor_execute", before_execute)
 
 
-#: Threads inside ``untimed()``.
-_untimed: set[int] = set()
+#: Threads inside ``untimed()``, and how deep (a bulk load's index build nests one in another).
+_untimed: dict[int, int] = {}
 _UNTIMED_KEY = "lanterna_untimed"
 
 
@@ -200,11 +200,13 @@ def untimed() -> Iterator[None]:
     """The store statements of this thread run without ``statement_timeout``: building the
     vector index of a large table, which takes minutes, is not a runaway query."""
     thread = threading.get_ident()
-    _untimed.add(thread)
+    _untimed[thread] = _untimed.get(thread, 0) + 1
     try:
         yield
     finally:
-        _untimed.discard(thread)
+        _untimed[thread] -= 1
+        if not _untimed[thread]:
+            del _untimed[thread]
 
 
 def _install_untimed(engine: Any) -> None:
