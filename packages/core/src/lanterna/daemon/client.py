@@ -246,9 +246,9 @@ def run(args: list[str]) -> int | None:
         try:
             for reply in request(conn, message):
                 if "o" in reply or "e" in reply:
-                    stream = sys.stdout if "o" in reply else sys.stderr
+                    stream, text = (sys.stdout, reply["o"]) if "o" in reply else (sys.stderr, reply["e"])
                     try:
-                        stream.write(reply.get("o") or reply.get("e") or "")
+                        stream.write(text)
                         stream.flush()
                     except BrokenPipeError:  # the reader went away (``| head``): stop quietly, as cat would
                         with contextlib.suppress(OSError):

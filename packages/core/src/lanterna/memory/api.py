@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from lanterna.errors import UserError
 from lanterna.guard import current_request
-from lanterna.memory.schema import KINDS
+from lanterna.memory.schema import KINDS, RECORD_PREFIX
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -196,7 +196,6 @@ class MemoryService:
     ) -> dict[str, Any]:
         """Store a note, ADR, incident or meeting record; returns its id."""
         from lanterna.memory.chunking import chunk_text
-        from lanterna.memory.ingest import RECORD_PREFIX
         from lanterna.memory.redaction import redact
         from lanterna.memory.store import ChunkIn, DocumentIn
 

@@ -3,8 +3,8 @@ tenant's service.
 
 Unchanged files (same content hash: sha256 of the text before redaction, or a code host's
 blob id) are skipped, changed ones replaced, deleted ones removed — only among the documents
-of this tenant and service. A run that was killed leaves chunks without a document row; the next run removes them
-and stores those files again.
+of this tenant and service. A run that was killed leaves chunks without a document row; the
+next run removes them and stores those files again.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from lanterna.errors import UserError
 from lanterna.memory.chunking import chunk_text, embedding_text, kind_for
 from lanterna.memory.redaction import redact
-from lanterna.memory.schema import KINDS
+from lanterna.memory.schema import KINDS, RECORD_PREFIX
 from lanterna.memory.store import ChunkIn, DocumentIn, MemoryStore
 from lanterna.memory.walker import ALWAYS_SKIPPED_DIRS, decode_text, is_secret_name, walk
 
@@ -42,7 +42,6 @@ CHARS_PER_CHUNK = 1000
 #: HNSW index takes ~3 ms a row, so below this rate it is a small part of the time, and
 #: loading row by row keeps each file searchable as soon as it is stored.
 BULK_MIN_EMBED_RATE = 1000
-RECORD_PREFIX = "record:"
 #: Files a code source need not download to know they are binary.
 BINARY_SUFFIXES = frozenset(
     {

@@ -18,6 +18,8 @@ MARKER = "lanterna-store.json"
 #: The HNSW index of chunk vectors (``similarity(..., idx=VECTOR_INDEX)``).
 VECTOR_INDEX = "semantic"
 KINDS = ("code", "doc", "adr", "incident", "note", "meeting")
+#: How the path of a record (note, ADR, incident…) begins: ``record:<kind>/<doc_id>``.
+RECORD_PREFIX = "record:"
 #: How a document's ``root`` reads: an absolute folder on the machine that ingested it
 #: (``/home/ana/shop``), or a remote source as ``github:OWNER/REPO@REF`` (``gitlab:…`` alike).
 ROOT_DOC = "absolute local folder, or github:OWNER/REPO@REF for a remote source"

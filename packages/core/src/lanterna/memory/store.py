@@ -395,8 +395,7 @@ class MemoryStore:
                 )
         with self.lock.writing():
             target, held_back = self._bulk or (self.chunks, None)
-            for start_at in range(0, len(rows), INSERT_BATCH):
-                target.insert(rows[start_at : start_at + INSERT_BATCH])
+            _insert_in_batches(target, rows, INSERT_BATCH)
             doc_rows = [
                 {
                     "doc_id": doc.doc_id,
@@ -470,8 +469,7 @@ class MemoryStore:
         staging = pxt.create_table(STAGING, schema.chunk_columns(self.embedder.dimensions), if_exists="replace")
         schema.create_indexes(chunks=staging, vector=False)  # btree upkeep is cheap, building one later is not
         rows = [dict(r) for r in self.chunks.select().collect()]
-        for start_at in range(0, len(rows), BULK_BATCH):
-            staging.insert(rows[start_at : start_at + BULK_BATCH])
+        _insert_in_batches(staging, rows, BULK_BATCH)
         return staging
 
     def _finish_bulk_load(self) -> None:
@@ -481,8 +479,7 @@ class MemoryStore:
         with self.lock.exclusive():
             self._swap_in_staging()
             self._bulk = None
-            for start_at in range(0, len(held_back), BULK_BATCH):
-                self.documents.insert(held_back[start_at : start_at + BULK_BATCH])
+            _insert_in_batches(self.documents, held_back, BULK_BATCH)
 
     def _swap_in_staging(self) -> None:
         """The complete, indexed ``STAGING`` table becomes the chunks table (see ``_finish_interrupted_swap``)."""
@@ -704,8 +701,7 @@ class MemoryStore:
             staging = f"{name}_purge"
             fresh = pxt.create_table(staging, columns, if_exists="replace")
             schema.create_indexes(**{attr: fresh}, vector=False)
-            for start_at in range(0, len(rows), BULK_BATCH):
-                fresh.insert(rows[start_at : start_at + BULK_BATCH])
+            _insert_in_batches(fresh, rows, BULK_BATCH)
             if attr == "chunks":
                 schema.create_vector_index(fresh)  # once full: far faster than row by row
             pxt.drop_table(name)
@@ -855,11 +851,17 @@ BULK_BATCH = 1024
 BULK_MIN_CHUNKS = 1000
 
 
+def _insert_in_batches(table: Any, rows: list[dict[str, Any]], size: int) -> None:
+    """Insert ``rows`` into ``table``, ``size`` at a time (each insert is one transaction)."""
+    for start_at in range(0, len(rows), size):
+        table.insert(rows[start_at : start_at + size])
+
+
 def _embedded_text(row: dict[str, Any]) -> str:
     """The text a stored chunk was embedded from: records as they are, files with their place on top."""
     from lanterna.memory.chunking import embedding_text
 
-    if row["path"].startswith("record:"):
+    if row["path"].startswith(schema.RECORD_PREFIX):
         return row["text"]
     return embedding_text(row["path"], row["symbol"], row["text"])
 
