@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,21 +58,37 @@ MEMORY_TOOLS = frozenset(
 )
 
 
+def own_store_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """Environment for a process with a store of its own under ``tmp_path``, no third-party
+    plugin and no daemon (the embedder is the store's own unless ``extra`` names one)."""
+    from tests.helpers import subprocess_env
+
+    return subprocess_env(
+        tmp_path / "lanterna",
+        own_store=True,
+        LANTERNA_PIXELTABLE_HOME=str(tmp_path / "pxt"),
+        LANTERNA_LOAD_PLUGINS="",
+        LANTERNA_NO_DAEMON="1",
+        **extra,
+    )
+
+
+def run_lanterna(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """``lanterna ARGS`` in a process of its own with ``env``; with ``check``, it must succeed."""
+    done = subprocess.run(
+        [sys.executable, "-m", "lanterna", *args], env=env, capture_output=True, text=True, timeout=300
+    )
+    if check:
+        assert done.returncode == 0, done.stderr
+    return done
+
+
 def run_on_own_store(tmp_path: Path, embedder: str, script: str, *args: str) -> Any:
     """Run ``script`` (Python that prints one JSON line last) in a process with a store of its own
     under ``tmp_path`` and ``embedder``, no third-party plugin; the parsed last line."""
     import json
-    import subprocess
 
-    from tests.helpers import subprocess_env
-
-    env = subprocess_env(
-        tmp_path / "home",
-        own_store=True,
-        LANTERNA_LOAD_PLUGINS="",
-        LANTERNA_PIXELTABLE_HOME=str(tmp_path / "pxt"),
-        LANTERNA_EMBEDDER=embedder,
-    )
+    env = own_store_env(tmp_path, LANTERNA_EMBEDDER=embedder)
     done = subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])

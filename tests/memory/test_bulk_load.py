@@ -14,9 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import subprocess_env
-
-from .helpers import write_tree
+from .helpers import own_store_env, run_lanterna, write_tree
 
 FILES = 500
 
@@ -73,26 +71,11 @@ def _big_tree(root: Path) -> Path:
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    return subprocess_env(
-        tmp_path / "lanterna",
-        own_store=True,
-        LANTERNA_PIXELTABLE_HOME=str(tmp_path / "pxt"),
-        LANTERNA_LOAD_PLUGINS="",
-        LANTERNA_NO_DAEMON="1",
-        LANTERNA_EMBEDDER="hash-384",
-    )
-
-
-def _lanterna(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "lanterna", *args], env=env, capture_output=True, text=True, timeout=300
-    )
-    assert done.returncode == 0, done.stderr
-    return done
+    return own_store_env(tmp_path, LANTERNA_EMBEDDER="hash-384")
 
 
 def _ingest(env: dict[str, str], root: Path, service: str) -> dict:
-    return json.loads(_lanterna(env, "ingest", str(root), "--service", service, "--json").stdout)
+    return json.loads(run_lanterna(env, "ingest", str(root), "--service", service, "--json").stdout)
 
 
 def _check_store(env: dict[str, str], root: Path, big_files: int) -> None:
@@ -120,7 +103,7 @@ def _check_store(env: dict[str, str], root: Path, big_files: int) -> None:
     assert len(found["docs"]) == big_files
     assert len({path for _, path, _ in found["docs"]}) == big_files, "a file is stored twice"
     assert found["chunks"] == {doc_id: n for doc_id, _, n in found["docs"]}, "a file is half-stored"
-    top = json.loads(_lanterna(env, "search", "unique_marker_123", "--service", "big", "--json").stdout)[0]
+    top = json.loads(run_lanterna(env, "search", "unique_marker_123", "--service", "big", "--json").stdout)[0]
     assert top["path"] == "pkg3/module_123.py"
 
 
@@ -131,9 +114,9 @@ def test_a_large_ingest_loads_in_bulk_and_is_all_searchable(tmp_path: Path, env:
     report = _ingest(env, _big_tree(tmp_path / "big"), "big")
     assert report["bulk"] is True and report["added"] == FILES
     _check_store(env, tmp_path / "big", FILES)
-    stats = json.loads(_lanterna(env, "stats", "--json").stdout)
+    stats = json.loads(run_lanterna(env, "stats", "--json").stdout)
     assert stats["documents"] == FILES + 1 and stats["chunks"] == report["chunks"] + 1
-    kept = json.loads(_lanterna(env, "search", "small service stays", "--service", "small", "--json").stdout)
+    kept = json.loads(run_lanterna(env, "search", "small service stays", "--service", "small", "--json").stdout)
     assert kept[0]["path"] == "notes.md"
 
     again = _ingest(env, tmp_path / "big", "big")
@@ -169,12 +152,12 @@ def test_a_bulk_load_killed_loses_nothing_stored_and_the_next_ingest_completes(
     )
     assert crashed.returncode == 3, crashed.stderr.decode()[-2000:]
 
-    stats = json.loads(_lanterna(env, "stats", "--json").stdout)
+    stats = json.loads(run_lanterna(env, "stats", "--json").stdout)
     assert 1 < stats["documents"] < FILES  # the first batch, stored as usual; the rest only after a swap
-    kept = json.loads(_lanterna(env, "search", "small service stays", "--service", "small", "--json").stdout)
+    kept = json.loads(run_lanterna(env, "search", "small service stays", "--service", "small", "--json").stdout)
     assert kept[0]["path"] == "notes.md"
 
     report = _ingest(env, root, "big")
     assert report["added"] == FILES - (stats["documents"] - 1) and report["unchanged"] == stats["documents"] - 1
     _check_store(env, root, FILES)
-    assert json.loads(_lanterna(env, "stats", "--json").stdout)["documents"] == FILES + 1
+    assert json.loads(run_lanterna(env, "stats", "--json").stdout)["documents"] == FILES + 1

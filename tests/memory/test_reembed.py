@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import subprocess_env
+from .helpers import own_store_env, run_lanterna
 
 CORPUS = Path(__file__).resolve().parents[2] / "bench" / "corpus"
 
@@ -87,71 +87,51 @@ SEARCH_DURING = textwrap.dedent(
 )
 
 
-def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    return subprocess_env(
-        tmp_path / "lanterna",
-        own_store=True,
-        LANTERNA_PIXELTABLE_HOME=str(tmp_path / "pxt"),
-        LANTERNA_LOAD_PLUGINS="",
-        LANTERNA_NO_DAEMON="1",
-        **extra,
-    )
-
-
-def _lanterna(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "lanterna", *args], env=env, capture_output=True, text=True, timeout=300
-    )
-    if check:
-        assert done.returncode == 0, done.stderr
-    return done
-
-
 def _stats(env: dict[str, str]) -> dict:
-    return json.loads(_lanterna(env, "stats", "--json").stdout)
+    return json.loads(run_lanterna(env, "stats", "--json").stdout)
 
 
 def _top_path(env: dict[str, str], query: str) -> str:
-    return json.loads(_lanterna(env, "search", query, "--json").stdout)[0]["path"]
+    return json.loads(run_lanterna(env, "search", query, "--json").stdout)[0]["path"]
 
 
 @pytest.fixture
 def hashed_store(tmp_path: Path) -> dict[str, str]:
     """A store built with the hashing embedder from bench/corpus; the env of a process with no embedder set."""
-    _lanterna(_env(tmp_path, LANTERNA_EMBEDDER="hash-384"), "ingest", str(CORPUS), "-s", "shop")
-    return _env(tmp_path)
+    run_lanterna(own_store_env(tmp_path, LANTERNA_EMBEDDER="hash-384"), "ingest", str(CORPUS), "-s", "shop")
+    return own_store_env(tmp_path)
 
 
 def test_a_store_keeps_its_embedder_until_reembed_moves_every_chunk(hashed_store: dict[str, str]) -> None:
     before = _stats(hashed_store)
     assert before["embedder"] == "hash-384" and before["chunks"] > 30  # no embedder configured: the store's own
 
-    done = _lanterna(hashed_store, "memory", "reembed", "--embedder", "minilm-static")
+    done = run_lanterna(hashed_store, "memory", "reembed", "--embedder", "minilm-static")
     assert f"re-embedded {before['chunks']} chunks with minilm-static (was hash-384)" in done.stdout
 
     after = _stats(hashed_store)
     assert after["embedder"] == "minilm-static" and after["chunks"] == before["chunks"]
     assert after["documents"] == before["documents"]
     assert _top_path(hashed_store, "retry a flaky network call with exponential backoff") == "shop/common/retry.py"
-    again = _lanterna(hashed_store, "memory", "reembed", "--embedder", "minilm-static")
+    again = run_lanterna(hashed_store, "memory", "reembed", "--embedder", "minilm-static")
     assert "already embedded with minilm-static: nothing to do" in again.stdout
 
 
 def test_a_configured_embedder_that_differs_says_how_to_switch(hashed_store: dict[str, str]) -> None:
     env = {**hashed_store, "LANTERNA_EMBEDDER": "minilm-static"}
-    refused = _lanterna(env, "search", "retry", check=False)
+    refused = run_lanterna(env, "search", "retry", check=False)
     assert refused.returncode == 1
     assert "embedded with 'hash-384'" in refused.stderr
     assert "run `lanterna memory reembed --embedder minilm-static`" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
 
-    done = _lanterna(env, "memory", "reembed")  # the configured embedder is the target
+    done = run_lanterna(env, "memory", "reembed")  # the configured embedder is the target
     assert "with minilm-static (was hash-384)" in done.stdout
     assert _stats(env)["embedder"] == "minilm-static"
 
 
 def test_an_unknown_target_is_refused_before_anything_changes(hashed_store: dict[str, str]) -> None:
-    refused = _lanterna(hashed_store, "memory", "reembed", "--embedder", "no-such-model", check=False)
+    refused = run_lanterna(hashed_store, "memory", "reembed", "--embedder", "no-such-model", check=False)
     assert refused.returncode == 1
     assert "no embedder named 'no-such-model' (available:" in refused.stderr
     assert _stats(hashed_store)["embedder"] == "hash-384"
@@ -182,10 +162,10 @@ def test_a_reembed_killed_before_the_swap_leaves_the_old_store_whole_and_is_cont
     after = _stats(hashed_store)
     assert after["embedder"] == "hash-384" and after["chunks"] == before["chunks"]
     assert after["reembed"] == {"embedder": "minilm-static", "chunks_done": 20, "chunks_total": before["chunks"]}
-    assert "reembed: 20 of" in _lanterna(hashed_store, "stats").stdout
+    assert "reembed: 20 of" in run_lanterna(hashed_store, "stats").stdout
     assert _top_path(hashed_store, "with_backoff") == "shop/common/retry.py"
 
-    done = _lanterna(hashed_store, "memory", "reembed", "--embedder", "minilm-static")
+    done = run_lanterna(hashed_store, "memory", "reembed", "--embedder", "minilm-static")
     assert f"re-embedded {before['chunks']} chunks with minilm-static" in done.stdout
     assert "20 of them by the reembed that stopped" in done.stdout
     final = _stats(hashed_store)
@@ -198,7 +178,7 @@ def test_a_reembed_killed_at_the_swap_is_continued_without_embedding_again(hashe
 
     assert _stats(hashed_store)["embedder"] == "hash-384"
     assert _top_path(hashed_store, "with_backoff") == "shop/common/retry.py"
-    done = _lanterna(hashed_store, "memory", "reembed", "--embedder", "minilm-static", "--json")
+    done = run_lanterna(hashed_store, "memory", "reembed", "--embedder", "minilm-static", "--json")
     report = json.loads(done.stdout)
     assert report["resumed"] == before["chunks"] and report["embedder"] == "minilm-static"
 
