@@ -2,10 +2,11 @@
 separate process, through the memory daemon (the default) and without it (--no-daemon), against
 the same search inside a running process.
 
-    python bench/cli_latency.py [--runs 20] [--no-daemon-runs 3] [--embedder minilm-l6-v2-int8]
+    python bench/cli_latency.py [--runs 20] [--no-daemon-runs 3] [--embedder minilm-static]
 
 The first call starts the daemon (Pixeltable, its PostgreSQL, the model); the next ``--runs``
-calls are timed one after another. The corpus is bench/corpus (31 files).
+calls are timed one after another; then ``--runs`` different questions of
+bench/retrieval_queries.json, one call each. The corpus is bench/corpus (31 files).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--no-daemon-runs", type=int, default=3)
-    parser.add_argument("--embedder", default="minilm-l6-v2-int8")
+    parser.add_argument("--embedder", default="minilm-static")
     args = parser.parse_args()
     home = isolated_home(args.embedder)
     os.environ["LANTERNA_NO_DAEMON"] = ""
@@ -60,6 +61,14 @@ def main() -> None:
         say(f"first `lanterna ingest` (starts the daemon, embeds {corpus}): {first_ingest:.1f} s")
         first_search = timed(*search)
         figures("lanterna search (daemon)", first_search, [timed(*search) for _ in range(args.runs)])
+        import json
+
+        questions = [q["query"] for q in json.loads((HERE / "retrieval_queries.json").read_text())][: args.runs]
+        figures(
+            "lanterna search, new questions",
+            None,
+            [timed("search", q, "--service", "shop", "-n", "5") for q in questions],
+        )
         figures("lanterna ingest, unchanged (daemon)", None, [timed(*ingest) for _ in range(args.runs)])
         timed("daemon", "stop")
         first_cold = timed("--no-daemon", *search)

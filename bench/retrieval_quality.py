@@ -113,11 +113,32 @@ def evaluate(name: str, folder: Path, queries: list[dict]) -> None:
         + ", ".join(f"{len(qs)} {kind}" for kind, qs in kinds.items())
         + f" queries; {len(with_symbols)} with symbols"
     )
+    refiner = memory_service(get_host()).store().refiner
+    if refiner is None or not refiner.active:
+        run_queries(name, "", queries, kinds, spans)
+        return
+    say(f"[{name}] reranked by {refiner.embedder.name}: first, each query with no stored rerank vector")
+    run_queries(name, "first ", queries, kinds, spans, forget=refiner)
+    started = time.perf_counter()
+    state = memory_service(get_host()).refine()
+    say(
+        f"[{name}] refined {state['chunks_done']} chunks in {time.perf_counter() - started:.1f}s;"
+        " then, every chunk with its rerank vector"
+    )
+    run_queries(name, "refined ", queries, kinds, spans)
+
+
+def run_queries(name: str, stage: str, queries: list[dict], kinds: dict, spans: dict, forget=None) -> None:
+    from lanterna.memory.memory import memory_service
+    from lanterna.plugins import get_host
+
     for mode in ("vector", "hybrid"):
         latencies: list[float] = []
         found: dict[str, int | None] = {}
         symbol_hits: dict[str, bool] = {}
         for q in queries:
+            if forget is not None:
+                forget._fresh.clear()  # as if no earlier query had embedded any candidate
             t0 = time.perf_counter()
             hits = memory_service(get_host()).search(q["query"], service=name, limit=20, mode=mode)
             latencies.append(time.perf_counter() - t0)
@@ -132,10 +153,14 @@ def evaluate(name: str, folder: Path, queries: list[dict]) -> None:
             sym = [symbol_hits[q["query"]] for q in subset if q["query"] in symbol_hits]
             sym_text = f"  symbol recall@5 {sum(sym) / len(sym):.3f}" if sym else ""
             say(
-                f"[{name}] {mode:>6} {kind:<10}: file recall@5 {recall5:.3f}  MRR {mrr:.3f}  top-1 {top1:.3f}{sym_text}"
+                f"[{name}] {stage}{mode:>6} {kind:<10}: file recall@5 {recall5:.3f}  MRR {mrr:.3f}"
+                f"  top-1 {top1:.3f}{sym_text}"
             )
         latencies.sort()
-        say(f"[{name}] {mode:>6} search p50 {latencies[len(latencies) // 2] * 1000:.0f} ms (in process)")
+        say(
+            f"[{name}] {stage}{mode:>6} search p50 {latencies[len(latencies) // 2] * 1000:.0f} ms,"
+            f" p90 {latencies[int(len(latencies) * 0.9)] * 1000:.0f} ms (in process)"
+        )
         misses = [f"{q} (rank {r})" for q, r in found.items() if r is None or r > 5]
         if misses:
             say(f"[{name}]        file missed in top 5: " + "; ".join(misses))

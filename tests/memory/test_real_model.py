@@ -1,4 +1,5 @@
-"""The default embedder, end to end: offline MiniLM through the real `lanterna` CLI."""
+"""The default embedders, end to end through the real `lanterna` CLI: the static table
+distilled from MiniLM, reranked by the offline MiniLM model."""
 
 from __future__ import annotations
 
@@ -47,8 +48,11 @@ def test_default_model_ranks_by_meaning(tmp_path: Path) -> None:
         )
         assert done.returncode == 0, done.stderr.decode()[-2000:]
         assert json.loads(done.stdout)[0]["path"] == expected, query
-    stats = subprocess.run([*LANTERNA, "stats", "--json"], env=env, capture_output=True, timeout=120)
-    assert json.loads(stats.stdout)["embedder"] == "minilm-l6-v2-int8"
+    stats = json.loads(subprocess.run([*LANTERNA, "stats", "--json"], env=env, capture_output=True, timeout=120).stdout)
+    assert stats["embedder"] == "minilm-static"
+    # the searches embedded their candidates with MiniLM; stored by a filler (daemon, server)
+    assert stats["refined"]["embedder"] == "minilm-l6-v2-int8"
+    assert stats["refined"]["chunks_done"] + stats["refined"]["chunks_pending"] == 4
     assert (tmp_path / "home" / "data" / "pixeltable" / "pgdata").is_dir()
 
 

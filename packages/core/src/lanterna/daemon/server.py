@@ -6,8 +6,9 @@ It listens on a Unix socket (mode 0600, in a folder of mode 0700, and only peers
 uid are served), opens the memory store and loads the embedder once, and runs each request's
 command on a thread of its own with that thread's output sent back to its client. It exits
 after ``[daemon] idle_timeout_s`` (``LANTERNA_DAEMON_IDLE_S``; default 900 s) without a
-request, or when asked to stop; either way calls in flight finish, the store is closed and
-its embedded PostgreSQL stopped, unless another process still uses it.
+request (and, while it fills the store's rerank vectors in the background, after that), or
+when asked to stop; either way calls in flight finish, the store is closed and its embedded
+PostgreSQL stopped, unless another process still uses it.
 """
 
 from __future__ import annotations
@@ -152,6 +153,8 @@ class Daemon:
                     conn, _ = listener.accept()
                 except TimeoutError:
                     with self.lock:
+                        if _refining():  # the background filler counts as activity until it is done
+                            self.last_activity = time.monotonic()
                         idle = self.active == 0 and time.monotonic() - self.last_activity > self.idle_s
                     if idle:
                         log.info("idle for %.0f s: stopping", self.idle_s)
@@ -254,6 +257,14 @@ class Daemon:
             _local.out = _local.err = None
 
 
+def _refining() -> bool:
+    """Whether the store's background filler found work at its last step (``memory.refine``)."""
+    from lanterna.memory import store
+
+    opened = store._store
+    return bool(opened is not None and opened.refiner is not None and opened.refiner.working)
+
+
 def _same_user(conn: socket.socket) -> bool:
     """Whether the peer runs as this process's user (SO_PEERCRED, where the OS has it)."""
     option = getattr(socket, "SO_PEERCRED", None)
@@ -275,6 +286,9 @@ def main() -> None:
     daemon = Daemon(path, key)
     signal.signal(signal.SIGTERM, lambda *_: daemon.stopping.set())
     daemon.prepare()
+    from lanterna.memory.store import refine_in_background
+
+    refine_in_background()
     try:
         daemon.serve()
     finally:

@@ -288,6 +288,22 @@ class MemoryService:
             return {"chunks": 0, "embedder": target.name, "previous_embedder": target.name, "unchanged": True}
         return store.reembed(target, progress)
 
+    def refine(self, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+        """Embed every chunk that has no rerank vector yet, now (a daemon or server does it in
+        the background); returns ``{"embedder", "chunks_done", "chunks_pending"}``."""
+        refiner = self.store().refiner
+        if refiner is None or not refiner.active:
+            raise MemoryUsageError(
+                "this store has no rerank embedder, so there is nothing to refine; set [memory] rerank"
+                " (MiniLM reranks a minilm-static store by default)"
+            )
+        if not refiner.claim():
+            raise MemoryUsageError(
+                "another process (a memory daemon or a server) is refining this store;"
+                " `lanterna stats` shows its progress"
+            )
+        return refiner.fill(progress)
+
     def purge(self) -> dict[str, int]:
         """Drop deleted rows from Pixeltable's version history (every tenant: an operator action)."""
         return self.store().purge()

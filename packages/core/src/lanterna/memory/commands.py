@@ -213,6 +213,15 @@ class MemoryCommands:
                 print("roots:")
                 for service, roots in value.items():
                     print(f"  {service}: {', '.join(roots) or '(not recorded: ingest again)'}")
+            elif key == "refined":
+                if value and not value["chunks_pending"]:
+                    print(f"refined: all {value['chunks_done']} chunks have {value['embedder']} vectors to rerank with")
+                elif value:
+                    print(
+                        f"refined: {value['chunks_done']} of {value['chunks_done'] + value['chunks_pending']} chunks"
+                        f" have {value['embedder']} vectors to rerank with ({value['chunks_pending']} pending;"
+                        " the memory daemon or a server fills them, `lanterna memory refine` does it now)"
+                    )
             elif key == "reembed":
                 if value:
                     print(
@@ -271,6 +280,26 @@ class MemoryCommands:
         configured = self.service.settings.embedder
         if configured and configured != result["embedder"]:
             print(f'now set [memory] embedder = "{result["embedder"]}" (or remove it): it names {configured}')
+
+    def refine_command(self, as_json: JsonOption = False) -> None:
+        """Give every stored chunk its rerank vector now (all tenants), rather than in the
+        background; a refine that stopped is continued."""
+        from lanterna.memory.progress import ProgressLine
+
+        shown = sys.stderr.isatty() and not as_json
+        line = ProgressLine(sys.stderr, verb="refining", files=False) if shown else None
+        with self.guarded("memory.refine", "service:*"):
+            try:
+                result = self.service.refine((lambda done, total: line(done, total, done)) if line else None)
+            finally:
+                if line:
+                    line.close()
+        if as_json:
+            return print_json(result)
+        print(
+            f"refined: {result['chunks_done']} chunks have {result['embedder']} vectors,"
+            f" {result['chunks_pending']} pending"
+        )
 
 
 @contextlib.contextmanager
@@ -338,5 +367,6 @@ def register(cli: typer.Typer, service: MemoryService) -> None:
     cli.command("memory-purge")(commands.purge_command)
     group = typer.Typer(name="memory", help="Maintain the long-term memory store.", no_args_is_help=True)
     group.command("reembed")(commands.reembed_command)
+    group.command("refine")(commands.refine_command)
     group.command("purge")(commands.purge_command)
     cli.add_typer(group, name="memory")

@@ -1,5 +1,6 @@
-"""Text embedders for long-term memory: the offline MiniLM default, a static table distilled
-from it (``minilm-static``, opt-in, about 100 times faster) and a fast hashing one.
+"""Text embedders for long-term memory: a static table distilled from MiniLM
+(``minilm-static``, the default, about 100 times faster than the model; MiniLM reranks its
+results, ``refine.py``), the offline MiniLM model itself, and a fast hashing one.
 
 An embedder has ``name`` (stored with the data: changing it needs a re-ingest),
 ``dimensions`` and ``embed(texts) -> list of vectors`` (unit length). Heavy libraries
@@ -25,7 +26,10 @@ if TYPE_CHECKING:
 
     from lanterna.plugins import PluginHost
 
-DEFAULT_EMBEDDER = "minilm-l6-v2-int8"
+MINILM_EMBEDDER = "minilm-l6-v2-int8"
+STATIC_EMBEDDER = "minilm-static"
+#: New stores: the static table, reranked by MiniLM (``refine.py``).
+DEFAULT_EMBEDDER = STATIC_EMBEDDER
 
 
 class EmbedderError(UserError):
@@ -82,7 +86,7 @@ class MiniLMEmbedder:
     sentence-transformers model does. Texts are cut at 256 tokens (the model's training length).
     """
 
-    name = DEFAULT_EMBEDDER
+    name = MINILM_EMBEDDER
     dimensions = 384
     max_tokens = 256
     batch_size = 16
@@ -152,16 +156,14 @@ class MiniLMEmbedder:
         return out
 
 
-STATIC_EMBEDDER = "minilm-static"
-
-
 class StaticEmbedder:
     """A static token table distilled from MiniLM (model2vec-style): no model runs at all.
 
     Each WordPiece token has one vector (MiniLM's output for the token alone, weighted by how
     rare the token is in Python code; built by ``python -m lanterna.memory.distill``); a text's
     vector is the sum of its tokens' rows, L2-normalised. No token limit. Far faster than
-    MiniLM, at some cost in ranking quality (figures in docs/long-term-memory.md).
+    MiniLM, at some cost in ranking quality that MiniLM's rerank takes back (figures in
+    docs/long-term-memory.md).
     The table (int8 with one scale per token, package data) is read once, on first use.
     """
 

@@ -14,6 +14,8 @@ from lanterna.memory.runtime import StoreError
 SCHEMA_VERSION = 2
 DIR = "lanterna_memory"
 META, DOCUMENTS, CHUNKS = f"{DIR}/meta", f"{DIR}/documents", f"{DIR}/chunks"
+#: Vectors of a second embedder that rerank searches (``refine.py``); optional.
+REFINED = f"{DIR}/refined"
 MARKER = "lanterna-store.json"
 #: The HNSW index of chunk vectors (``similarity(..., idx=VECTOR_INDEX)``).
 VECTOR_INDEX = "semantic"
@@ -66,6 +68,15 @@ def chunk_columns(dimensions: int) -> dict[str, Any]:
         # (ignored for mypy) Pixeltable's Array[(shape,), dtype] is a run-time subscript, not a typing generic
         "embedding": pxt.Required[pxt.Array[(dimensions,), pxt.Float]],  # type: ignore[misc]
         "ingested_at": pxt.Required[pxt.Timestamp],
+    }
+
+
+def refined_columns(dimensions: int) -> dict[str, Any]:
+    import pixeltable as pxt
+
+    return {
+        "chunk_id": pxt.Required[pxt.String],
+        "vector": pxt.Required[pxt.Array[(dimensions,), pxt.Float]],  # type: ignore[misc]  # as in chunk_columns
     }
 
 

@@ -14,6 +14,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Literal
 
 from lanterna.errors import UserError
+from lanterna.memory import refine
 from lanterna.memory.embedders import words
 
 if TYPE_CHECKING:
@@ -170,10 +171,15 @@ def _search(
             return []
     where = store.filters(service=service, kind=kind, paths=paths)
     vector = store.embedder.embed([query])[0]
+    refiner = store.refiner if store.refiner is not None and store.refiner.active else None
     if mode == "vector":
-        hits = store.vector_search(tenant, vector, limit=max(limit * 3, 30), where_extra=where)
+        wanted = max(limit * 3, refine.CANDIDATES if refiner else 30)
+        hits = store.vector_search(tenant, vector, limit=wanted, where_extra=where)
+        if refiner:
+            hits = refiner.rerank(query, hits, lambda hit: 0.0)
         return cap_per_document(_stored(store, tenant, hits), per_file, limit)
-    candidates = store.vector_search(tenant, vector, limit=max(limit * 5, 50), where_extra=where)
+    wanted = max(limit * 5, refine.CANDIDATES if refiner else 50)
+    candidates = store.vector_search(tenant, vector, limit=wanted, where_extra=where)
     seen = {(h.doc_id, h.start_line) for h in candidates}
     names = identifiers(query)
     if names:
@@ -183,6 +189,8 @@ def _search(
     for hit in candidates:
         hit.score = hit.vector_score + LEXICAL_WEIGHT * lexical_score(terms, hit)
     candidates.sort(key=lambda h: h.score, reverse=True)
+    if refiner:
+        candidates = refiner.rerank(query, candidates, lambda hit: LEXICAL_WEIGHT * lexical_score(terms, hit))
     return cap_per_document(_stored(store, tenant, candidates), per_file, limit)
 
 

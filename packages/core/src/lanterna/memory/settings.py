@@ -18,6 +18,9 @@ class MemorySettings:
     db_connect_str``, an external PostgreSQL (with pgvector) for teams, passed to Pixeltable.
     ``embedder``: ``LANTERNA_EMBEDDER`` or ``[memory] embedder``; None when neither is set, and
     then a store keeps the embedder it was built with (a new one gets ``DEFAULT_EMBEDDER``).
+    ``rerank``: ``LANTERNA_RERANK`` or ``[memory] rerank``, the embedder whose vectors, filled in
+    in the background, rerank search results (``refine.py``); None when neither is set (then
+    MiniLM for a ``minilm-static`` store), ``"off"`` for none.
     """
 
     pixeltable_home: Path
@@ -25,6 +28,7 @@ class MemorySettings:
     embedder: str | None
     max_file_bytes: int
     chunk_lines: int
+    rerank: str | None = None
 
     @classmethod
     def from_config(cls, config: Config) -> MemorySettings:
@@ -32,10 +36,12 @@ class MemorySettings:
         home = os.environ.get("LANTERNA_PIXELTABLE_HOME") or section.get("pixeltable_home")
         connect = os.environ.get("LANTERNA_DB_CONNECT_STR") or section.get("db_connect_str")
         embedder = os.environ.get("LANTERNA_EMBEDDER") or section.get("embedder")
+        rerank = os.environ.get("LANTERNA_RERANK") or section.get("rerank")
         return cls(
             pixeltable_home=Path(home).expanduser() if home else data_dir() / "pixeltable",
             db_connect_str=str(connect) if connect else None,
             embedder=str(embedder) if embedder else None,
             max_file_bytes=int(section.get("max_file_kb", 512)) * 1024,
             chunk_lines=int(section.get("chunk_lines", 40)),
+            rerank=str(rerank) if rerank else None,
         )

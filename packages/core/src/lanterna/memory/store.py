@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from lanterna.memory.embedders import Embedder
     from lanterna.memory.locks import StoreUse
+    from lanterna.memory.refine import Refiner
     from lanterna.memory.settings import MemorySettings
 
 log = logging.getLogger("lanterna.memory")
@@ -70,6 +71,7 @@ class Hit:
     vector_score: float = 0.0
     root: str | None = None
     symbol: str | None = None
+    chunk_id: str = ""
 
     def as_dict(self, snippet_chars: int = 400) -> dict[str, Any]:
         snippet = self.text if len(self.text) <= snippet_chars else self.text[: snippet_chars - 1] + "…"
@@ -188,6 +190,8 @@ class MemoryStore:
         self._stored: set[tuple[str, str]] = set()
         #: While ``bulk_load`` runs: the staging chunks table and the document rows held back.
         self._bulk: tuple[Any, list[dict[str, Any]]] | None = None
+        #: The vectors that rerank searches (``refine.py``), when a second embedder is set.
+        self.refiner: Refiner | None = None
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -257,7 +261,9 @@ class MemoryStore:
             meta = cls._migrate(tables, meta)
         udf.activate(embedder)
         schema.write_marker(home, meta)
-        return cls(settings, embedder, tables)
+        store = cls(settings, embedder, tables)
+        store.refiner = _refiner(store, embedder_named, existing)
+        return store
 
     @staticmethod
     def _create(embedder: Embedder) -> dict[str, Any]:
@@ -417,6 +423,8 @@ class MemoryStore:
                 held_back.extend(doc_rows)
             elif doc_rows:
                 self.documents.insert(doc_rows)
+        if self.refiner is not None:
+            self.refiner.wake()
         return embed_seconds
 
     @contextlib.contextmanager
@@ -600,6 +608,7 @@ class MemoryStore:
             "embedder": self.embedder.name,
             "dimensions": self.embedder.dimensions,
             "reembed": self.reembed_state(),
+            "refined": self.refiner.progress() if self.refiner is not None and self.refiner.active else None,
             "schema_version": schema.SCHEMA_VERSION,
             "store": str(self.settings.pixeltable_home) if not self.settings.db_connect_str else "external database",
         }
@@ -647,7 +656,7 @@ class MemoryStore:
 
     def _hit_columns(self) -> tuple[Any, ...]:
         c = self.chunks
-        return (c.doc_id, c.service, c.kind, c.root, c.path, c.start_line, c.end_line, c.symbol, c.text)
+        return (c.chunk_id, c.doc_id, c.service, c.kind, c.root, c.path, c.start_line, c.end_line, c.symbol, c.text)
 
     def filters(self, *, service: str | None, kind: str | None, paths: list[str] | None) -> Any:
         c = self.chunks
@@ -709,6 +718,8 @@ class MemoryStore:
             setattr(self, attr, pxt.get_table(name))
             counts[attr] = len(rows)
             counts[f"{attr}_versions_dropped"] = before
+        if self.refiner is not None:
+            counts["refined"] = self.refiner.rewrite(lambda table, rows: _insert_in_batches(table, rows, BULK_BATCH))
 
     def reembed(self, target: Embedder, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
         """Embed every chunk again with ``target`` and make it the store's embedder.
@@ -755,7 +766,7 @@ class MemoryStore:
         for start_at in range(0, len(todo), BULK_BATCH):
             batch = todo[start_at : start_at + BULK_BATCH]
             begun = time.perf_counter()
-            vectors = target.embed([_embedded_text(r) for r in batch])
+            vectors = target.embed([embedded_text(r) for r in batch])
             embed_seconds += time.perf_counter() - begun
             for row, vector in zip(batch, vectors, strict=True):
                 row["embedding"] = np.asarray(vector, dtype=np.float32)
@@ -817,6 +828,21 @@ class MemoryStore:
         return pxt_adapter.count_containing(self.chunks, "text", text) > 0
 
 
+def _refiner(store: MemoryStore, embedder_named: Callable[[str], Embedder], existing: set[str]) -> Refiner | None:
+    """The store's refiner when ``[memory] rerank`` (or the default for its embedder) names one."""
+    from lanterna.memory import refine
+    from lanterna.memory.embedders import EmbedderError
+
+    name = refine.refiner_name(store.settings.rerank, store.embedder.name)
+    if name is None:
+        return None
+    try:
+        embedder = embedder_named(name)
+    except EmbedderError as exc:
+        raise EmbedderError(f'{exc} (named by [memory] rerank; set it to "off" to rank without one)') from None
+    return refine.Refiner(store, embedder, refine.open_table(store.meta_table, embedder, existing))
+
+
 def _finish_interrupted_purge(existing: set[str]) -> set[str]:
     """Complete or undo a purge that stopped half-way; returns the tables there are now.
 
@@ -826,7 +852,7 @@ def _finish_interrupted_purge(existing: set[str]) -> set[str]:
     """
     import pixeltable as pxt
 
-    for name in (schema.CHUNKS, schema.DOCUMENTS):
+    for name in (schema.CHUNKS, schema.DOCUMENTS, schema.REFINED):
         staging = f"{name}_purge"
         if staging not in existing:
             continue
@@ -857,7 +883,7 @@ def _insert_in_batches(table: Any, rows: list[dict[str, Any]], size: int) -> Non
         table.insert(rows[start_at : start_at + size])
 
 
-def _embedded_text(row: dict[str, Any]) -> str:
+def embedded_text(row: dict[str, Any]) -> str:
     """The text a stored chunk was embedded from: records as they are, files with their place on top."""
     from lanterna.memory.chunking import embedding_text
 
@@ -924,6 +950,7 @@ def _hit(row: dict[str, Any], score: float) -> Hit:
         vector_score=float(score),
         root=row["root"],
         symbol=row["symbol"],
+        chunk_id=row["chunk_id"],
     )
 
 
@@ -940,6 +967,17 @@ MIGRATIONS: dict[int, Callable[[dict[str, Any]], None]] = {1: _add_roots_and_sym
 
 _store: MemoryStore | None = None
 _store_lock = threading.Lock()
+_refine_in_background = False
+
+
+def refine_in_background() -> None:
+    """Let this long-running process (daemon, server) fill the refined vectors of the store
+    it opens, on a thread of its own (``refine.Refiner.start``)."""
+    global _refine_in_background
+    _refine_in_background = True
+    with _store_lock:
+        if _store is not None and _store.refiner is not None:
+            _store.refiner.start()
 
 
 def get_store(settings: MemorySettings, embedder_named: Callable[[str], Embedder]) -> MemoryStore:
@@ -956,6 +994,8 @@ def get_store(settings: MemorySettings, embedder_named: Callable[[str], Embedder
                 use.release()
                 raise
             _store.use = use
+            if _refine_in_background and _store.refiner is not None:
+                _store.refiner.start()
         elif _store.settings.pixeltable_home != settings.pixeltable_home:
             raise StoreError(
                 f"this process already uses the memory store at {_store.settings.pixeltable_home};"
@@ -970,6 +1010,8 @@ def close_store() -> bool:
     from lanterna.memory import runtime
 
     with _store_lock:
+        if _store is not None and _store.refiner is not None:
+            _store.refiner.stop()
         if _store is not None and _store.use is not None:
             _store.use.release()
         _store = None

@@ -24,6 +24,9 @@ class ServeRefused(Exception):
 
 def serve(host: PluginHost, *, http: bool, address: str, port: int, allow_unauthenticated: bool) -> None:
     """``lanterna serve``: validate the options, then serve until the client goes away."""
+    from lanterna.memory.store import refine_in_background
+
+    refine_in_background()  # a long-running process: it fills the rerank vectors of the store it opens
     if not http:
         if address != DEFAULT_ADDRESS or port != DEFAULT_PORT or allow_unauthenticated:
             raise ServeRefused("--host, --port and --allow-unauthenticated only apply with --http")
