@@ -222,3 +222,16 @@ def test_refine_without_a_rerank_embedder_says_how_to_set_one(tmp_path: Path) ->
         " (MiniLM reranks a minilm-static store by default)"
     ]
     assert stats(env)["refined"] is None
+
+
+def test_a_reembed_to_the_table_keeps_the_old_vectors_to_rerank_with(tmp_path: Path) -> None:
+    built = own_store_env(tmp_path, LANTERNA_EMBEDDER="hash-384", LANTERNA_RERANK="hash-384")
+    run_lanterna(built, "ingest", str(CORPUS), "--service", "shop")
+    chunks = stats(built)["chunks"]
+    assert stats(built)["refined"] is None  # a store reranked by its own embedder has nothing to refine
+
+    moved = json.loads(run_lanterna(built, "memory", "reembed", "--embedder", "minilm-static", "--json").stdout)
+    assert moved["embedder"] == "minilm-static" and moved["rerank_vectors_kept"] == chunks
+    after = own_store_env(tmp_path, LANTERNA_RERANK="hash-384")  # the store's own embedder from now on
+    assert stats(after)["refined"] == {"embedder": "hash-384", "chunks_done": chunks, "chunks_pending": 0}
+    assert results(after, QUERIES[0])[0][0] == "shop/common/retry.py"

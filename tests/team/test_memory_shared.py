@@ -67,3 +67,42 @@ def test_two_machines_share_ingest_notes_search_and_forget(pg_url: str, tmp_path
     hits = run(c, "search", "invoice retry window", "--json")
     assert made["id"] not in [h["doc_id"] for h in hits]
     assert any(h["service"] == "billing" for h in run(c, "search", "handler order", "--json"))
+
+
+HOLD_REFINE_CLAIM = """
+import sys
+from lanterna.guard import Guard
+from lanterna.memory.memory import memory_service
+from lanterna.plugins import get_host
+from lanterna.types import RequestContext
+
+with Guard(get_host()).operation(RequestContext(transport="cli"), "memory.stats", "service:*"):
+    store = memory_service(get_host()).store()
+print("claimed" if store.refiner.claim() else "not claimed", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_one_machine_at_a_time_fills_the_shared_rerank_vectors(pg_url: str, tmp_path: Path) -> None:
+    a, b = (machine(tmp_path, name, pg_url) for name in ("a", "b"))
+    for env in (a, b):
+        env.update(LANTERNA_EMBEDDER="hash-384", LANTERNA_RERANK="minilm-static", LANTERNA_LOAD_PLUGINS="")
+    run(a, "ingest", str(service_tree(tmp_path / "tree", 12)), "--service", "billing")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_REFINE_CLAIM], env=a, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "claimed"
+        refused = subprocess.run(
+            [sys.executable, "-m", "lanterna", "memory", "refine"], env=b, capture_output=True, text=True, timeout=300
+        )
+        assert refused.returncode == 1
+        assert refused.stderr.strip().splitlines() == [
+            "lanterna: another process (a memory daemon or a server) is refining this store;"
+            " `lanterna stats` shows its progress"
+        ]
+    finally:
+        holder.communicate("\n", timeout=120)
+    done = run(b, "memory", "refine", "--json")
+    assert done["chunks_pending"] == 0 and done["chunks_done"] == 12
+    assert run(a, "stats", "--json")["refined"] == done

@@ -259,9 +259,9 @@ class Daemon:
 
 def _refining() -> bool:
     """Whether the store's background filler found work at its last step (``memory.refine``)."""
-    from lanterna.memory import store
+    from lanterna.memory.store import opened_store
 
-    opened = store._store
+    opened = opened_store()
     return bool(opened is not None and opened.refiner is not None and opened.refiner.working)
 
 

@@ -1,4 +1,5 @@
-"""Locks that hold across processes: one ingest per (tenant, service), one schema set-up at a time.
+"""Locks that hold across processes: one ingest per (tenant, service), one schema set-up at a
+time, one filler of the rerank vectors per store.
 
 With an external PostgreSQL (``[memory] db_connect_str``) they are PostgreSQL advisory locks,
 so they hold across every server on every machine that shares the database; with the
@@ -104,6 +105,41 @@ def schema_lock(settings: MemorySettings) -> Iterator[None]:
     else:
         with _flock(settings.pixeltable_home / "locks" / "schema.lock"):
             yield
+
+
+class Claim:
+    """A lock taken only if free, held until ``release()`` or the end of the process."""
+
+    def __init__(self, release: Any) -> None:
+        self._release = release
+
+    def release(self) -> None:
+        if self._release is not None:
+            self._release()
+            self._release = None
+
+
+def try_claim(settings: MemorySettings, name: str) -> Claim | None:
+    """``name``'s claim on the store, or None while another process holds it; with an external
+    PostgreSQL it holds for every machine that shares the database."""
+    if settings.db_connect_str:
+        conn = _connect(settings.db_connect_str)
+        row = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_SPACE, _key("claim", name))).fetchone()
+        if not (row and row[0]):
+            conn.close()
+            return None
+        return Claim(conn.close)
+    import fcntl
+
+    path = settings.pixeltable_home / "locks" / f"{name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return Claim(lambda: os.close(fd))
 
 
 STORE_KEY = 1

@@ -64,7 +64,11 @@ class MemoryPlugin:
         # (runtime's atexit), and Pixeltable cannot be initialised twice in one process, so a
         # server stopped and started again in-process keeps a working store.
         from lanterna.memory import runtime
+        from lanterna.memory.store import opened_store
 
+        opened = opened_store()
+        if opened is not None and opened.refiner is not None:
+            opened.refiner.stop()  # before its connections go; a server started again restarts it
         runtime.release_connections()
 
 

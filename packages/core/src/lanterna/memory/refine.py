@@ -12,7 +12,7 @@ The vectors live in their own table (``REFINED``: chunk id and vector), never in
 index, so two vector spaces never meet in one ranking. Each background step inserts one
 batch (one transaction): kill -9 loses that batch at most, and the next filler carries on
 from what is stored. The filler only reads the chunks, so searches and writes never wait
-for it; one process per machine fills a store at a time (an ``flock``).
+for it; one process fills a store at a time (``locks.try_claim``).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from lanterna.memory.embedders import Embedder
+    from lanterna.memory.locks import Claim
     from lanterna.memory.store import Hit, MemoryStore
 
 log = logging.getLogger("lanterna.memory")
@@ -98,7 +99,7 @@ class Refiner:
         self._stored: set[str] | None = None  # chunk ids in the table, as this process knows them
         self._todo: list[tuple[str, str]] = []  # (doc_id, chunk_id) still to embed
         self._replan = False  # chunks were written since the plan
-        self._claim_fd: int | None = None
+        self._claim: Claim | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -106,8 +107,9 @@ class Refiner:
 
     @property
     def active(self) -> bool:
-        """False once the store itself is embedded with the refining embedder (after a reembed)."""
-        return self.embedder.name != self.store.embedder.name
+        """Whether it reranks the store's embedder still (a reembed may have changed that)."""
+        store = self.store
+        return refiner_name(store.settings.rerank, store.embedder.name) == self.embedder.name
 
     # -- searching -------------------------------------------------------------------------
 
@@ -163,21 +165,13 @@ class Refiner:
         return {"embedder": self.embedder.name, "chunks_done": done, "chunks_pending": len(live) - done}
 
     def claim(self) -> bool:
-        """Whether this process fills the store (one per machine at a time; held until close)."""
-        import fcntl
+        """Whether this process fills the store: one process at a time (on every machine that
+        shares an external database), held until ``stop()``."""
+        from lanterna.memory.locks import try_claim
 
-        if self._claim_fd is not None:
-            return True
-        path = self.store.settings.pixeltable_home / "locks" / "refine.lock"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        self._claim_fd = fd
-        return True
+        if self._claim is None:
+            self._claim = try_claim(self.store.settings, "refine")
+        return self._claim is not None
 
     def step(self, size: int | None = None) -> int:
         """Embed and store up to ``size`` pending chunks (and the vectors searches computed);
@@ -250,6 +244,17 @@ class Refiner:
             self._stored, self._replan = None, True
             return len(rows)
 
+    def adopt(self, rows: list[dict[str, Any]], copy: Callable[[Any, list[dict[str, Any]]], None]) -> int:
+        """Store ``rows`` (``chunk_id``, ``vector``: this embedder's vectors, computed elsewhere)
+        that the table lacks; ``copy(table, rows)`` inserts. Returns how many it stored."""
+        with self._step_lock:
+            t = self.table
+            have = {r["chunk_id"] for r in t.select(t.chunk_id).collect()}
+            new = [r for r in rows if r["chunk_id"] not in have]
+            copy(t, new)
+            self._stored, self._replan = None, True
+            return len(new)
+
     def fill(self, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
         """Embed every pending chunk now (``lanterna memory refine``); ``progress(done, total)``."""
         state = self.progress()
@@ -272,6 +277,7 @@ class Refiner:
     def start(self) -> None:
         """Fill in the background, on a thread of this process, until ``stop()``."""
         if self._thread is None and self.active:
+            self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="lanterna-refine", daemon=True)
             self._thread.start()
 
@@ -281,9 +287,9 @@ class Refiner:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(wait_s)
         self._thread = None
-        if self._claim_fd is not None:
-            os.close(self._claim_fd)
-            self._claim_fd = None
+        if self._claim is not None:
+            self._claim.release()
+            self._claim = None
 
     def _run(self) -> None:
         with contextlib.suppress(Exception):  # the model's threads start at normal priority (step() reports errors)

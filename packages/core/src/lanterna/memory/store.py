@@ -192,6 +192,7 @@ class MemoryStore:
         self._bulk: tuple[Any, list[dict[str, Any]]] | None = None
         #: The vectors that rerank searches (``refine.py``), when a second embedder is set.
         self.refiner: Refiner | None = None
+        self._embedder_named: Callable[[str], Embedder] | None = None
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -263,6 +264,7 @@ class MemoryStore:
         schema.write_marker(home, meta)
         store = cls(settings, embedder, tables)
         store.refiner = _refiner(store, embedder_named, existing)
+        store._embedder_named = embedder_named
         return store
 
     @staticmethod
@@ -775,14 +777,22 @@ class MemoryStore:
             if progress:
                 progress(done, len(rows))
         schema.create_vector_index(staging)
-        from lanterna.memory import udf
+        from lanterna.memory import refine, udf
 
+        kept = None  # moving to the table the old embedder reranks: its vectors rerank from now on
+        if self._embedder_named is not None and refine.refiner_name(self.settings.rerank, target.name) == before:
+            kept = [
+                {"chunk_id": r["chunk_id"], "vector": r["embedding"]}
+                for r in c.select(c.chunk_id, c.embedding).collect()
+            ]
         with self.lock.exclusive():  # the table and the embedder that queries it change together
             self._swap_in_staging()
             self.embedder = target
             udf.activate(target)
+        adopted = self._renew_refiner(kept or [])
         return {
             "chunks": len(rows),
+            "rerank_vectors_kept": adopted,
             "resumed": len(reused & live),
             "embedder": target.name,
             "previous_embedder": before,
@@ -790,6 +800,24 @@ class MemoryStore:
             "embed_seconds": round(embed_seconds, 2),
             "seconds": round(time.perf_counter() - started, 2),
         }
+
+    def _renew_refiner(self, vectors: list[dict[str, Any]]) -> int:
+        """The refiner for the store's embedder after a reembed, given ``vectors`` it may keep;
+        returns how many it kept."""
+        import pixeltable as pxt
+
+        old = self.refiner
+        if old is not None:
+            old.stop()
+        self.refiner = None
+        if self._embedder_named is not None:
+            self.refiner = _refiner(self, self._embedder_named, set(pxt.list_tables(schema.DIR)))
+        if self.refiner is None:
+            return 0
+        kept = self.refiner.adopt(vectors, lambda table, rows: _insert_in_batches(table, rows, BULK_BATCH))
+        if _refine_in_background:
+            self.refiner.start()
+        return kept
 
     def _reembed_staging(self, target: Embedder) -> tuple[Any, set[str]]:
         """The staging table for a reembed to ``target``, and the chunk ids it already holds:
@@ -968,6 +996,11 @@ MIGRATIONS: dict[int, Callable[[dict[str, Any]], None]] = {1: _add_roots_and_sym
 _store: MemoryStore | None = None
 _store_lock = threading.Lock()
 _refine_in_background = False
+
+
+def opened_store() -> MemoryStore | None:
+    """The process-wide store if this process has opened it, else None (opens nothing)."""
+    return _store
 
 
 def refine_in_background() -> None:
