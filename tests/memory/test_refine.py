@@ -235,3 +235,40 @@ def test_a_reembed_to_the_table_keeps_the_old_vectors_to_rerank_with(tmp_path: P
     after = own_store_env(tmp_path, LANTERNA_RERANK="hash-384")  # the store's own embedder from now on
     assert stats(after)["refined"] == {"embedder": "hash-384", "chunks_done": chunks, "chunks_pending": 0}
     assert results(after, QUERIES[0])[0][0] == "shop/common/retry.py"
+
+
+PER_TENANT = textwrap.dedent(
+    """
+    import json
+    from lanterna.guard import Guard
+    from lanterna.memory.memory import memory_service
+    from lanterna.plugins import get_host
+    from lanterna.types import RequestContext
+
+    def op(tenant, action):
+        return Guard(get_host()).operation(RequestContext(transport="test", tenant=tenant), action, "service:*")
+
+    notes = {
+        "acme": ["invoices are sent on the first", "refunds need two approvers"],
+        "globex": ["deploys stop on Fridays"],
+    }
+    for tenant, texts in notes.items():
+        for text in texts:
+            with op(tenant, "memory.note"):
+                memory_service(get_host()).add_record("note", text)
+    out = {}
+    for tenant in notes:
+        with op(tenant, "memory.stats"):
+            out[tenant] = memory_service(get_host()).stats()["refined"]
+    print(json.dumps(out))
+    """
+)
+
+
+def test_stats_count_the_rerank_vectors_of_the_callers_tenant_only(tmp_path: Path) -> None:
+    env = reranked_env(tmp_path)
+    done = subprocess.run([sys.executable, "-c", PER_TENANT], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    refined = json.loads(done.stdout.strip().splitlines()[-1])
+    assert refined["acme"] == {"embedder": "minilm-static", "chunks_done": 0, "chunks_pending": 2}
+    assert refined["globex"] == {"embedder": "minilm-static", "chunks_done": 0, "chunks_pending": 1}

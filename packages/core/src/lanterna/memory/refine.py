@@ -155,11 +155,13 @@ class Refiner:
 
     # -- filling ---------------------------------------------------------------------------
 
-    def progress(self) -> dict[str, Any]:
-        """``{"embedder", "chunks_done", "chunks_pending"}`` over the live chunks."""
+    def progress(self, tenant: str | None = None) -> dict[str, Any]:
+        """``{"embedder", "chunks_done", "chunks_pending"}`` over the live chunks of ``tenant``
+        (of every tenant without one)."""
         with self.store.lock.reading():
             c, t = self.store.chunks, self.table
-            live = {r["chunk_id"] for r in c.select(c.chunk_id).collect()}
+            query = c.where(c.tenant == tenant) if tenant is not None else c
+            live = {r["chunk_id"] for r in query.select(c.chunk_id).collect()}
             stored = {r["chunk_id"] for r in t.select(t.chunk_id).collect()}
         done = len(live & stored)
         return {"embedder": self.embedder.name, "chunks_done": done, "chunks_pending": len(live) - done}

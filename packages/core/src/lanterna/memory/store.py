@@ -610,7 +610,7 @@ class MemoryStore:
             "embedder": self.embedder.name,
             "dimensions": self.embedder.dimensions,
             "reembed": self.reembed_state(),
-            "refined": self.refiner.progress() if self.refiner is not None and self.refiner.active else None,
+            "refined": self.refiner.progress(tenant) if self.refiner is not None and self.refiner.active else None,
             "schema_version": schema.SCHEMA_VERSION,
             "store": str(self.settings.pixeltable_home) if not self.settings.db_connect_str else "external database",
         }
