@@ -272,3 +272,30 @@ def test_stats_count_the_rerank_vectors_of_the_callers_tenant_only(tmp_path: Pat
     refined = json.loads(done.stdout.strip().splitlines()[-1])
     assert refined["acme"] == {"embedder": "minilm-static", "chunks_done": 0, "chunks_pending": 2}
     assert refined["globex"] == {"embedder": "minilm-static", "chunks_done": 0, "chunks_pending": 1}
+
+
+@pytest.mark.anyio
+async def test_a_server_fills_the_vectors_and_sends_a_bad_rerank_setting_to_its_client(tmp_path: Path) -> None:
+    import anyio
+    from mcp import Client, StdioServerParameters
+
+    def text_of(result: object) -> str:
+        return "\n".join(getattr(block, "text", "") for block in getattr(result, "content", []))
+
+    bad = reranked_env(tmp_path / "bad", rerank="no-such-model")
+    async with Client(StdioServerParameters(command=LANTERNA[0], args=["serve"], env=bad)) as client:
+        failed = await client.call_tool("memory_search", {"query": "retry with backoff"})
+    assert failed.is_error
+    assert "no embedder named 'no-such-model'" in text_of(failed) and "[memory] rerank" in text_of(failed)
+
+    env = reranked_env(tmp_path / "good")
+    async with Client(StdioServerParameters(command=LANTERNA[0], args=["serve"], env=env)) as client:
+        ingested = await client.call_tool("memory_ingest", {"path": str(CORPUS), "service": "shop"})
+        assert not ingested.is_error, text_of(ingested)
+        with anyio.fail_after(120):
+            while True:
+                refined = (await client.call_tool("memory_stats", {})).structured_content["refined"]
+                if refined["chunks_pending"] == 0:
+                    break
+                await anyio.sleep(0.5)
+    assert refined["chunks_done"] == ingested.structured_content["chunks"]
