@@ -3,8 +3,9 @@
 Hybrid widens the semantic candidates, adds chunks that literally contain an identifier
 of the query (``parse_config``, ``RetryPolicy``: what code search is often about), and
 ranks by cosine similarity plus a bonus for the query words found in the chunk, its path
-and its symbol. At most ``per_file`` chunks of one document are returned, so a top 5 spans
-several places rather than five parts of one file.
+and its symbol. With a rerank embedder (``refine.py``: MiniLM over ``minilm-static``), more
+candidates are taken and reordered by its vectors. At most ``per_file`` chunks of one
+document are returned, so a top 5 spans several places rather than five parts of one file.
 """
 
 from __future__ import annotations
