@@ -11,6 +11,9 @@ from pathlib import Path
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
+# uv installs without bytecode; with PYTHONDONTWRITEBYTECODE set (as on some CI machines) every
+# `lanterna` subprocess of the tests would compile Pixeltable and its dependencies again.
+os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
 nox.options.sessions = [
     "lint",
     "tests",
@@ -61,10 +64,11 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The whole test suite, against the editable core and every plugin of the repo."""
-    session.install(*TEST_DEPS, "-e", CORE, *[f"-e{p}" for p in PLUGIN_PACKAGES], *TEST_PLUGINS)
+    """The whole test suite, against the editable core and every plugin of the repo, on two
+    workers (each test process has its own Pixeltable home; most tests wait on subprocesses)."""
+    session.install(*TEST_DEPS, "pytest-xdist", "-e", CORE, *[f"-e{p}" for p in PLUGIN_PACKAGES], *TEST_PLUGINS)
     ignored = ["--ignore=tests/team", "--ignore=tests/core_only"]  # their own sessions run them
-    session.run("pytest", *(session.posargs or [*ignored, "-m", "not author_kit"]))
+    session.run("pytest", *(session.posargs or [*ignored, "-m", "not author_kit", "-n", "2"]))
 
 
 @nox.session
