@@ -257,16 +257,8 @@ class MemoryCommands:
     ) -> None:
         """Embed every stored chunk again with another embedder (all tenants); searches use the old
         vectors until the new ones are complete, and a reembed that stopped is continued."""
-        from lanterna.memory.progress import ProgressLine
-
-        shown = sys.stderr.isatty() and not as_json
-        line = ProgressLine(sys.stderr, verb="re-embedding", files=False) if shown else None
-        with self.guarded("memory.reembed", "service:*"):
-            try:
-                result = self.service.reembed(embedder, (lambda done, total: line(done, total, done)) if line else None)
-            finally:
-                if line:
-                    line.close()
+        with self.guarded("memory.reembed", "service:*"), _chunk_progress("re-embedding", as_json) as progress:
+            result = self.service.reembed(embedder, progress)
         if as_json:
             return print_json(result)
         if result.get("unchanged"):
@@ -284,16 +276,8 @@ class MemoryCommands:
     def refine_command(self, as_json: JsonOption = False) -> None:
         """Give every stored chunk its rerank vector now (all tenants), rather than in the
         background; a refine that stopped is continued."""
-        from lanterna.memory.progress import ProgressLine
-
-        shown = sys.stderr.isatty() and not as_json
-        line = ProgressLine(sys.stderr, verb="refining", files=False) if shown else None
-        with self.guarded("memory.refine", "service:*"):
-            try:
-                result = self.service.refine((lambda done, total: line(done, total, done)) if line else None)
-            finally:
-                if line:
-                    line.close()
+        with self.guarded("memory.refine", "service:*"), _chunk_progress("refining", as_json) as progress:
+            result = self.service.refine(progress)
         if as_json:
             return print_json(result)
         print(
@@ -312,6 +296,21 @@ def _progress(enabled: bool) -> Iterator[Callable[[int, int, int], None] | None]
     line = ProgressLine(sys.stderr)
     try:
         yield line
+    finally:
+        line.close()
+
+
+@contextlib.contextmanager
+def _chunk_progress(verb: str, as_json: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """``progress(chunks_done, chunks_total)`` drawn on a terminal's stderr (None otherwise)."""
+    if as_json or not sys.stderr.isatty():
+        yield None
+        return
+    from lanterna.memory.progress import ProgressLine
+
+    line = ProgressLine(sys.stderr, verb=verb, files=False)
+    try:
+        yield lambda done, total: line(done, total, done)
     finally:
         line.close()
 

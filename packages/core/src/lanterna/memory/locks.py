@@ -67,12 +67,17 @@ def _advisory(url: str, key: int) -> Iterator[None]:
                 conn.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_SPACE, key))
 
 
+def _lock_file(path: os.PathLike[str] | str) -> int:
+    """A descriptor of the lock file ``path`` (created, with its folder, if missing)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+
 @contextmanager
 def _flock(path: os.PathLike[str] | str) -> Iterator[None]:
     import fcntl
 
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = _lock_file(path)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -131,9 +136,7 @@ def try_claim(settings: MemorySettings, name: str) -> Claim | None:
         return Claim(conn.close)
     import fcntl
 
-    path = settings.pixeltable_home / "locks" / f"{name}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = _lock_file(settings.pixeltable_home / "locks" / f"{name}.lock")
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -170,9 +173,7 @@ class StoreUse:
                 log.warning(WAITING)
                 self._conn.execute("SELECT pg_advisory_lock_shared(%s, %s)", (LOCK_SPACE, STORE_KEY))
         else:
-            path = settings.pixeltable_home / "locks" / "store.lock"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._fd = _lock_file(settings.pixeltable_home / "locks" / "store.lock")
             try:
                 fcntl.flock(self._fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
             except BlockingIOError:  # a purge, reembed or bulk load has the store to itself

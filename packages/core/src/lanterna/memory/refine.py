@@ -68,14 +68,23 @@ def open_table(meta_table: Any, embedder: Embedder, existing: set[str]) -> Any:
     """The ``REFINED`` table for ``embedder``'s vectors; a table of another embedder's goes."""
     import pixeltable as pxt
 
+    from lanterna.memory.store import set_meta
+
     wanted = f"{embedder.name}:{embedder.dimensions}"
     rows = meta_table.where(meta_table.key == REFINED_WITH).select(meta_table.value).collect()
     if REFINED in existing and rows and rows[0]["value"] == wanted:
         return pxt.get_table(REFINED)
-    table = pxt.create_table(REFINED, schema.refined_columns(embedder.dimensions), if_exists="replace")
+    table = _create_table(REFINED, embedder.dimensions)
+    set_meta(meta_table, {REFINED_WITH: wanted})
+    return table
+
+
+def _create_table(name: str, dimensions: int) -> Any:
+    """An empty table of refined vectors, indexed by chunk id (replacing one of that name)."""
+    import pixeltable as pxt
+
+    table = pxt.create_table(name, schema.refined_columns(dimensions), if_exists="replace")
     table.add_btree_index("chunk_id", if_exists="ignore")
-    meta_table.delete(where=meta_table.key == REFINED_WITH)
-    meta_table.insert([{"key": REFINED_WITH, "value": wanted}])
     return table
 
 
@@ -214,9 +223,10 @@ class Refiner:
         if self._stored is None:
             self._stored = {r["chunk_id"] for r in t.select(t.chunk_id).collect()}
         live = {r["chunk_id"]: r["doc_id"] for r in c.select(c.chunk_id, c.doc_id).collect()}
+        from lanterna.memory.store import delete_chunk_ids
+
         stale = sorted(self._stored - live.keys())
-        for start_at in range(0, len(stale), 500):
-            t.delete(where=t.chunk_id.isin(stale[start_at : start_at + 500]))
+        delete_chunk_ids(t, stale)
         self._stored -= set(stale)
         self._todo = sorted((doc, chunk) for chunk, doc in live.items() if chunk not in self._stored)
 
@@ -237,9 +247,7 @@ class Refiner:
             live = {r["chunk_id"] for r in c.select(c.chunk_id).collect()}
             rows = {r["chunk_id"]: dict(r) for r in t.select().collect() if r["chunk_id"] in live}
             staging = f"{REFINED}_purge"
-            fresh = pxt.create_table(staging, schema.refined_columns(self.embedder.dimensions), if_exists="replace")
-            copy(fresh, list(rows.values()))
-            fresh.add_btree_index("chunk_id", if_exists="ignore")
+            copy(_create_table(staging, self.embedder.dimensions), list(rows.values()))
             pxt.drop_table(REFINED)
             pxt.move(staging, REFINED)
             self.table = pxt.get_table(REFINED)

@@ -176,9 +176,16 @@ def _now() -> dt.datetime:
 class MemoryStore:
     """One process-wide handle on the Pixeltable tables of long-term memory."""
 
-    def __init__(self, settings: MemorySettings, embedder: Embedder, tables: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        settings: MemorySettings,
+        embedder: Embedder,
+        tables: dict[str, Any],
+        embedder_named: Callable[[str], Embedder],
+    ) -> None:
         self.settings = settings
         self.embedder = embedder
+        self._embedder_named = embedder_named  # the rerank embedder is looked up by name
         self.meta_table = tables["meta"]
         self.documents = tables["documents"]
         self.chunks = tables["chunks"]
@@ -192,7 +199,6 @@ class MemoryStore:
         self._bulk: tuple[Any, list[dict[str, Any]]] | None = None
         #: The vectors that rerank searches (``refine.py``), when a second embedder is set.
         self.refiner: Refiner | None = None
-        self._embedder_named: Callable[[str], Embedder] | None = None
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -262,9 +268,8 @@ class MemoryStore:
             meta = cls._migrate(tables, meta)
         udf.activate(embedder)
         schema.write_marker(home, meta)
-        store = cls(settings, embedder, tables)
-        store.refiner = _refiner(store, embedder_named, existing)
-        store._embedder_named = embedder_named
+        store = cls(settings, embedder, tables, embedder_named)
+        store.refiner = _refiner(store, existing)
         return store
 
     @staticmethod
@@ -758,8 +763,7 @@ class MemoryStore:
         rows = [dict(r) for r in c.select(*columns).collect()]
         live = {r["chunk_id"] for r in rows}
         stale = sorted(reused - live)  # chunks deleted since the stopped reembed embedded them
-        for start_at in range(0, len(stale), 500):
-            staging.delete(where=staging.chunk_id.isin(stale[start_at : start_at + 500]))
+        delete_chunk_ids(staging, stale)
         done = len(reused & live)
         todo = [r for r in rows if r["chunk_id"] not in reused]
         embed_seconds = 0.0
@@ -780,7 +784,7 @@ class MemoryStore:
         from lanterna.memory import refine, udf
 
         kept = None  # moving to the table the old embedder reranks: its vectors rerank from now on
-        if self._embedder_named is not None and refine.refiner_name(self.settings.rerank, target.name) == before:
+        if refine.refiner_name(self.settings.rerank, target.name) == before:
             kept = [
                 {"chunk_id": r["chunk_id"], "vector": r["embedding"]}
                 for r in c.select(c.chunk_id, c.embedding).collect()
@@ -809,9 +813,7 @@ class MemoryStore:
         old = self.refiner
         if old is not None:
             old.stop()
-        self.refiner = None
-        if self._embedder_named is not None:
-            self.refiner = _refiner(self, self._embedder_named, set(pxt.list_tables(schema.DIR)))
+        self.refiner = _refiner(self, set(pxt.list_tables(schema.DIR)))
         if self.refiner is None:
             return 0
         kept = self.refiner.adopt(vectors, lambda table, rows: _insert_in_batches(table, rows, BULK_BATCH))
@@ -846,7 +848,7 @@ class MemoryStore:
         return {"embedder": name, "chunks_done": staging.count(), "chunks_total": self.chunks.count()}
 
     def _set_meta(self, values: dict[str, str]) -> None:
-        _set_meta(self.meta_table, values)
+        set_meta(self.meta_table, values)
 
     @_reading
     def history_contains(self, text: str) -> bool:
@@ -856,7 +858,7 @@ class MemoryStore:
         return pxt_adapter.count_containing(self.chunks, "text", text) > 0
 
 
-def _refiner(store: MemoryStore, embedder_named: Callable[[str], Embedder], existing: set[str]) -> Refiner | None:
+def _refiner(store: MemoryStore, existing: set[str]) -> Refiner | None:
     """The store's refiner when ``[memory] rerank`` (or the default for its embedder) names one."""
     from lanterna.memory import refine
     from lanterna.memory.embedders import EmbedderError
@@ -865,7 +867,7 @@ def _refiner(store: MemoryStore, embedder_named: Callable[[str], Embedder], exis
     if name is None:
         return None
     try:
-        embedder = embedder_named(name)
+        embedder = store._embedder_named(name)
     except EmbedderError as exc:
         raise EmbedderError(f'{exc} (named by [memory] rerank; set it to "off" to rank without one)') from None
     return refine.Refiner(store, embedder, refine.open_table(store.meta_table, embedder, existing))
@@ -911,6 +913,12 @@ def _insert_in_batches(table: Any, rows: list[dict[str, Any]], size: int) -> Non
         table.insert(rows[start_at : start_at + size])
 
 
+def delete_chunk_ids(table: Any, chunk_ids: Sequence[str]) -> None:
+    """Delete the rows of ``table`` with these ``chunk_id``s, 500 ids per statement."""
+    for start_at in range(0, len(chunk_ids), 500):
+        table.delete(where=table.chunk_id.isin(list(chunk_ids[start_at : start_at + 500])))
+
+
 def embedded_text(row: dict[str, Any]) -> str:
     """The text a stored chunk was embedded from: records as they are, files with their place on top."""
     from lanterna.memory.chunking import embedding_text
@@ -920,7 +928,7 @@ def embedded_text(row: dict[str, Any]) -> str:
     return embedding_text(row["path"], row["symbol"], row["text"])
 
 
-def _set_meta(meta_table: Any, values: dict[str, str]) -> None:
+def set_meta(meta_table: Any, values: dict[str, str]) -> None:
     for key, value in values.items():
         meta_table.delete(where=meta_table.key == key)
         meta_table.insert([{"key": key, "value": value}])
@@ -932,7 +940,7 @@ def _apply_reembed_target(meta_table: Any) -> dict[str, str]:
     target = meta.get(REEMBED_TARGET)
     if target:
         name, _, dimensions = target.rpartition(":")
-        _set_meta(meta_table, {"embedder": name, "dimensions": dimensions})
+        set_meta(meta_table, {"embedder": name, "dimensions": dimensions})
         meta_table.delete(where=meta_table.key == REEMBED_TARGET)
     return {r["key"]: r["value"] for r in meta_table.select().collect()}
 
